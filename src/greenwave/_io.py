@@ -1,0 +1,68 @@
+"""Atomic file output: a file is either fully written or not there at all."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO
+
+
+@contextlib.contextmanager
+def atomic_open(path: str | os.PathLike[str], mode: str = "w") -> Iterator[IO[str]]:
+    """Open a temporary file beside *path*; rename it over *path* only on success."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; outputs are ordinary files
+    try:
+        with os.fdopen(fd, mode, encoding=None if "b" in mode else "utf-8") as fh:
+            yield fh
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
+    """Write *text* to *path* atomically and return the path."""
+    with atomic_open(path) as fh:
+        fh.write(text)
+    return Path(path)
+
+
+@contextlib.contextmanager
+def staged_dir(out_dir: str | os.PathLike[str]) -> Iterator[Path]:
+    """A scratch folder whose files move into *out_dir* only if the block succeeds.
+
+    Outputs of one command appear together or not at all: on any error the scratch folder is
+    removed and *out_dir* is left as it was (not even created).
+    """
+    import shutil
+
+    target = Path(out_dir)
+    parent = target.resolve().parent
+    parent.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".partial", dir=parent))
+    os.chmod(scratch, 0o777 & ~_umask())
+    try:
+        yield scratch
+        target.mkdir(parents=True, exist_ok=True)
+        for item in sorted(scratch.rglob("*")):
+            dest = target / item.relative_to(scratch)
+            if item.is_dir():
+                dest.mkdir(parents=True, exist_ok=True)
+            else:
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(item, dest)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)

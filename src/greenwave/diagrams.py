@@ -1,0 +1,295 @@
+"""Time-space diagrams of a timing plan: signal greens, the two bands and vehicle paths.
+
+Time runs along x [s] in the plan's common frame (phase 0 of a signal starts at
+``offset_s + k·C``), distance along y (m, or km for corridors of 2 km and more), outbound
+upwards. Each signal is a horizontal bar at its position: the outbound through green/red just
+above the position line, the inbound one just below. The outbound band is a parallelogram
+whose leading edge leaves the first signal at ``band_out_start_s + k·C`` and climbs at
+``speed_out_kmh``; the inbound band's leading edge leaves the last signal at
+``band_in_start_s + k·C`` and descends at ``speed_in_kmh``.
+
+The geometry (:func:`green_intervals`, :func:`band_corners`, :func:`time_window`) is pure and
+tested on its own; :func:`time_space_diagram` only draws it. Matplotlib is used through its
+object API with the Agg renderer: no display, no pyplot state.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from itertools import pairwise
+from pathlib import Path
+from typing import Literal
+
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch, Polygon
+
+from greenwave._io import atomic_open
+from greenwave.errors import InputError
+from greenwave.plan import TimingPlan
+
+Direction = Literal["outbound", "inbound"]
+Corner = tuple[float, float]  # (time [s], position [m])
+
+GREEN = "#2ca02c"
+RED = "#d62728"
+BAND_COLORS = {"outbound": "#1f77b4", "inbound": "#ff7f0e"}
+
+
+# --------------------------------------------------------------------------------------------
+# geometry
+
+
+def green_intervals(
+    start_s: float, green_s: float, cycle_s: float, t_from: float, t_to: float
+) -> list[tuple[float, float]]:
+    """Green windows ``(start, duration)`` [s] of a signal within ``[t_from, t_to]``.
+
+    The green starts at ``start_s + k·C`` and lasts *green_s*; windows are clipped to the range.
+
+    >>> green_intervals(80.0, 30.0, 90.0, 0.0, 180.0)
+    [(0.0, 20.0), (80.0, 30.0), (170.0, 10.0)]
+    """
+    if cycle_s <= 0:
+        raise InputError(f"must be positive, found {cycle_s:g}", field="cycle_s", value=cycle_s)
+    if green_s <= 0:
+        return []
+    if green_s >= cycle_s:
+        return [(t_from, t_to - t_from)]
+    out = []
+    k = math.floor((t_from - start_s - green_s) / cycle_s)
+    while True:
+        a = start_s + k * cycle_s
+        if a >= t_to:
+            break
+        lo, hi = max(a, t_from), min(a + green_s, t_to)
+        if hi > lo:
+            out.append((lo, hi - lo))
+        k += 1
+    return out
+
+
+def band_corners(
+    plan: TimingPlan, direction: Direction, *, cycle_index: int = 0
+) -> tuple[Corner, Corner, Corner, Corner]:
+    """Corners ``(time_s, position_m)`` of one band's parallelogram, in drawing order.
+
+    Outbound: leading edge at the first signal at ``t0 = band_out_start_s + cycle_index·C``,
+    reaching the last signal at ``t0 + L / v_out`` (L the distance between them, v the band
+    speed in m/s); corners ``(t0, x_first), (t0 + b, x_first), (t0 + b + L/v, x_last),
+    (t0 + L/v, x_last)``. Inbound likewise from the last signal at ``band_in_start_s`` down
+    to the first.
+
+    >>> from greenwave.plan import SignalTiming
+    >>> s = [SignalTiming("A", 0, 0, 40, 0, 40, position_m=0.0),
+    ...      SignalTiming("B", 0, 0, 40, 0, 40, position_m=500.0)]
+    >>> plan = TimingPlan("c", 90.0, 36.0, 36.0, 30.0, 20.0, 5.0, 60.0, tuple(s))
+    >>> band_corners(plan, "outbound")
+    ((5.0, 0.0), (35.0, 0.0), (85.0, 500.0), (55.0, 500.0))
+    """
+    x_first, x_last = _span(plan)
+    length = x_last - x_first
+    if direction == "outbound":
+        t0 = plan.band_out_start_s + cycle_index * plan.cycle_s
+        width, travel = plan.bandwidth_out_s, length / _mps(plan.speed_out_kmh, "speed_out_kmh")
+        x_from, x_to = x_first, x_last
+    elif direction == "inbound":
+        t0 = plan.band_in_start_s + cycle_index * plan.cycle_s
+        width, travel = plan.bandwidth_in_s, length / _mps(plan.speed_in_kmh, "speed_in_kmh")
+        x_from, x_to = x_last, x_first
+    else:
+        raise InputError(
+            f"expected 'outbound' or 'inbound', found {direction!r}",
+            field="direction",
+            value=direction,
+        )
+    return ((t0, x_from), (t0 + width, x_from), (t0 + width + travel, x_to), (t0 + travel, x_to))
+
+
+def time_window(plan: TimingPlan, cycles: int) -> tuple[float, float]:
+    """The time range [s] of a diagram: *cycles* cycles, more when a band needs longer.
+
+    The range starts at 0 and spans at least one whole band from end to end plus a cycle, so
+    that long corridors (travel time over several cycles) still show complete bands.
+    """
+    if cycles < 1:
+        raise InputError(f"must be at least 1, found {cycles}", field="cycles", value=cycles)
+    x_first, x_last = _span(plan)
+    slowest = min(
+        _mps(plan.speed_out_kmh, "speed_out_kmh"), _mps(plan.speed_in_kmh, "speed_in_kmh")
+    )
+    needed = math.ceil((x_last - x_first) / slowest / plan.cycle_s) + 1
+    return 0.0, max(cycles, needed) * plan.cycle_s
+
+
+def _span(plan: TimingPlan) -> tuple[float, float]:
+    if len(plan.signals) < 2:
+        raise InputError("a time-space diagram needs at least 2 signals", field="signals")
+    pos = [s.position_m for s in plan.signals]
+    for a, b in pairwise(plan.signals):
+        if b.position_m <= a.position_m:
+            raise InputError(
+                f"signal {b.id} at {b.position_m:g} m is not after {a.id} at "
+                f"{a.position_m:g} m (positions must increase outbound)",
+                field="position_m",
+                value=b.position_m,
+            )
+    return pos[0], pos[-1]
+
+
+def _mps(speed_kmh: float, name: str) -> float:
+    if not (math.isfinite(speed_kmh) and speed_kmh > 0):
+        raise InputError(
+            f"must be a positive speed, found {speed_kmh!r}", field=name, value=speed_kmh
+        )
+    return speed_kmh / 3.6
+
+
+# --------------------------------------------------------------------------------------------
+# drawing
+
+
+def time_space_diagram(
+    plan: TimingPlan,
+    out_file: str | os.PathLike[str],
+    *,
+    cycles: int = 3,
+    title: str | None = None,
+    outbound_name: str = "outbound",
+    inbound_name: str = "inbound",
+    trajectories: pd.DataFrame | None = None,
+    size_in: tuple[float, float] = (12.0, 7.0),
+    dpi: int = 100,
+) -> Path:
+    """Draw the plan's time-space diagram and save it as a PNG (atomically); return the path.
+
+    The time axis covers :func:`time_window` (*cycles* cycles, more when a band needs longer).
+    *trajectories* (optional) has columns ``time_s``, ``pos_m`` and ``vehicle`` (or ``id``);
+    each vehicle is drawn as a thin grey line. The image is ``size_in`` × ``dpi`` pixels.
+    """
+    window = time_window(plan, cycles)
+    x_first, x_last = _span(plan)
+    span_m = x_last - x_first
+    scale, unit = (1000.0, "km") if span_m >= 2000.0 else (1.0, "m")
+    gaps = [b.position_m - a.position_m for a, b in pairwise(plan.signals)]
+    bar = min(0.18 * min(gaps), 0.012 * span_m) / scale  # height of one direction's bar
+
+    fig = Figure(figsize=size_in, dpi=dpi)
+    fig.subplots_adjust(left=0.08, right=0.9, top=0.92, bottom=0.18)
+    ax = fig.add_subplot()
+    for direction in ("outbound", "inbound"):
+        _draw_band(ax, plan, direction, window, scale)
+    _draw_signals(ax, plan, window, scale, bar)
+    if trajectories is not None:
+        _draw_trajectories(ax, trajectories, scale)
+
+    pad = max(2.0 * bar, 0.03 * span_m / scale)
+    ax.set_xlim(*window)
+    ax.set_ylim(x_first / scale - pad, x_last / scale + pad)
+    ax.set_xlabel("time [s] (common frame: phase 0 starts at offset + k·C)")
+    ax.set_ylabel(f"distance [{unit}] ({outbound_name} ↑)")
+    ax.set_xticks([k * plan.cycle_s for k in range(int(window[1] // plan.cycle_s) + 1)], minor=True)
+    ax.grid(axis="x", which="minor", linewidth=0.3, alpha=0.5)
+    ids = ax.twinx()
+    ids.set_ylim(ax.get_ylim())
+    ids.set_yticks(
+        [s.position_m / scale for s in plan.signals],
+        labels=[s.id for s in plan.signals],
+        fontsize=7 if len(plan.signals) > 12 else 9,
+    )
+    handles = _legend_handles(plan, outbound_name, inbound_name, trajectories is not None)
+    fig.legend(handles=handles, loc="lower center", ncol=3, fontsize=8, frameon=False)
+    period = f", {plan.period}" if plan.period else ""
+    ax.set_title(title if title is not None else f"{plan.corridor}{period}: time-space diagram")
+
+    with atomic_open(out_file, "wb") as fh:
+        fig.savefig(fh, format="png", dpi=dpi)
+    return Path(out_file)
+
+
+def _draw_band(
+    ax: Axes, plan: TimingPlan, direction: Direction, window: tuple[float, float], scale: float
+) -> None:
+    first = band_corners(plan, direction)
+    if first[1][0] - first[0][0] <= 0:  # no band
+        return
+    earliest, latest = first[0][0], first[2][0]  # leading edge leaves, trailing edge arrives
+    k_from = math.floor((window[0] - latest) / plan.cycle_s)
+    k_to = math.ceil((window[1] - earliest) / plan.cycle_s)
+    for k in range(k_from, k_to + 1):
+        corners = band_corners(plan, direction, cycle_index=k)
+        ax.add_patch(
+            Polygon(
+                [(t, x / scale) for t, x in corners],
+                closed=True,
+                facecolor=BAND_COLORS[direction],
+                edgecolor=BAND_COLORS[direction],
+                alpha=0.25,
+                linewidth=0.8,
+                zorder=1,
+            )
+        )
+
+
+def _draw_signals(
+    ax: Axes, plan: TimingPlan, window: tuple[float, float], scale: float, bar: float
+) -> None:
+    """Outbound green/red just above each signal's line, inbound just below."""
+    t0, t1 = window
+    for s in plan.signals:
+        y = s.position_m / scale
+        for start, green, lower in (
+            (s.green_out_start_s, s.green_out_s, y),
+            (s.green_in_start_s, s.green_in_s, y - bar),
+        ):
+            ax.broken_barh([(t0, t1 - t0)], (lower, bar), facecolors=RED, zorder=2)
+            greens = green_intervals(start, green, plan.cycle_s, t0, t1)
+            ax.broken_barh(greens, (lower, bar), facecolors=GREEN, zorder=3)
+        ax.axhline(y, color="black", linewidth=0.4, zorder=4)
+
+
+def _legend_handles(
+    plan: TimingPlan, outbound_name: str, inbound_name: str, with_trajectories: bool
+) -> list[Patch | Line2D]:
+    bands = (
+        (outbound_name, "outbound", plan.bandwidth_out_s, plan.speed_out_kmh),
+        (inbound_name, "inbound", plan.bandwidth_in_s, plan.speed_in_kmh),
+    )
+    handles: list[Patch | Line2D] = [
+        Patch(color=BAND_COLORS[d], alpha=0.4, label=f"{name} band {b:.1f} s at {v:g} km/h")
+        for name, d, b, v in bands
+    ]
+    handles += [
+        Patch(
+            color=GREEN, label=f"through green (upper bar {outbound_name}, lower {inbound_name})"
+        ),
+        Patch(color=RED, label="no through green (red, yellow)"),
+        Line2D(
+            [],
+            [],
+            linestyle="none",
+            label=f"efficiency (b + b̄)/2C = {plan.efficiency:.1%}, C = {plan.cycle_s:g} s",
+        ),
+    ]
+    if with_trajectories:
+        handles.append(Line2D([], [], color="0.3", linewidth=0.6, label="vehicle trajectories"))
+    return handles
+
+
+def _draw_trajectories(ax: Axes, trajectories: pd.DataFrame, scale: float) -> None:
+    cols = set(trajectories.columns)
+    vehicle = "vehicle" if "vehicle" in cols else "id"
+    missing = [c for c in ("time_s", "pos_m") if c not in cols]
+    if missing or vehicle not in cols:
+        raise InputError(
+            f"trajectories need columns time_s, pos_m and vehicle (or id); found "
+            f"{sorted(map(str, cols))}",
+            field="trajectories",
+        )
+    for _, path in trajectories.sort_values([vehicle, "time_s"]).groupby(vehicle, sort=False):
+        ax.plot(
+            path["time_s"], path["pos_m"] / scale, color="0.3", linewidth=0.5, alpha=0.7, zorder=5
+        )

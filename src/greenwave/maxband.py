@@ -1,0 +1,481 @@
+"""MAXBAND-style MILP for two-way bands at a fixed cycle and fixed progression speeds.
+
+This is the only greenwave module that imports OR-Tools.
+
+Formulation (all times in seconds, cycle ``C`` fixed; notation of :mod:`greenwave.bands`):
+
+- ``φ_i`` is the start of signal ``i``'s outbound through green that carries the band;
+  ``T_i``, ``T̄_i`` are the travel times from signal 0 outbound and from the last signal
+  inbound, ``Δ_i`` the inbound shift (all three reduced modulo ``C``, which changes no band
+  and keeps the coefficients small).
+- Outbound band ``[u + T_i, u + T_i + b]`` inside the green at every signal:
+  ``φ_i ≤ u + T_i`` and ``u + T_i + b ≤ φ_i + g_i``. With continuous offsets the band's
+  leading edge is fixed at ``u = 0`` (translation invariance). With integer offsets only
+  whole-second translations keep the offsets integer, so ``u ∈ [0, 1]`` is a variable;
+  fixing ``u = 0`` there would lose up to 1 s of band when travel times are fractional.
+- Inbound band ``[ū + T̄_i, ū + T̄_i + b̄]`` inside the inbound green of the cycle chosen by the
+  loop integer ``m_i``: ``φ_i + Δ_i + m_i C ≤ ū + T̄_i`` and
+  ``ū + T̄_i + b̄ ≤ φ_i + Δ_i + m_i C + ḡ_i``, ``ū ∈ [0, C]``.
+- Each direction has a binary "this band exists" (``e``, ``ē``) that relaxes its
+  constraints by the smallest big-M the bounds allow and forces ``b ≤ e · min g``. Classic
+  MAXBAND has ``e = ē = 1``: both bands must exist, at least with zero width. On long
+  corridors or with short greens no offsets may allow that, or a one-way band may carry more
+  band than any two-way one; the MILP then still maximizes the same ``b + b̄`` that
+  :func:`greenwave.bands.evaluate_bands` measures, which may mean a one-way solution.
+  ``two_way=True`` fixes ``e = ē = 1`` (classic MAXBAND; infeasible when no two-way band
+  exists). Without an outbound band ``φ_i`` must reach every residue, so its range is then a
+  whole cycle.
+- Every variable is bounded from the data (``φ_i`` to one cycle, or with ``two_way`` to a
+  window of ``g_i`` (+1) seconds; ``m_i`` to its few possible values, ``b ≤ min g``,
+  ``b̄ ≤ min ḡ``).
+
+Objectives (:class:`BandMode`):
+
+- ``WEIGHTED``: maximize ``b + k b̄`` subject to ``(1 − k) b̄ ≥ (1 − k) k b`` (classic MAXBAND,
+  ``k`` = inbound/outbound volume ratio).
+- ``EQUAL``: ``WEIGHTED`` plus ``b = b̄``.
+- ``BALANCED``: lexicographic, ``k`` ignored: maximize ``b + b̄``; then, keeping
+  ``b + b̄ ≥ best − 1e-6``, maximize ``min(b, b̄)``.
+
+The returned offsets are always re-evaluated with :func:`greenwave.bands.evaluate_bands` and
+the solution carries the evaluator's bands.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+from ortools.linear_solver import pywraplp
+
+from greenwave.bands import TOLERANCE_S, BandProblem, BandResult, evaluate_bands
+from greenwave.errors import InfeasibleError, InputError, SolverError
+
+__all__ = ["BandMode", "BandSolution", "solve_maxband", "solver_backend"]
+
+#: Backends tried in order; SCIP ships with OR-Tools' wheels.
+BACKENDS = ("SCIP", "CBC", "HIGHS")
+#: Relative MIP gap asked of the solver (effectively: prove optimality).
+MIP_GAP = 1e-9
+#: Largest shortfall of the evaluator's band below the MILP's band tolerated [s].
+CHECK_TOLERANCE_S = 1e-6
+#: Slack on the total band kept by the second stage of ``BALANCED`` [s].
+BALANCE_SLACK_S = 1e-6
+#: Share of the time limit always left to the second stage of ``BALANCED``.
+SECOND_STAGE_SHARE = 0.1
+
+_INFEASIBLE = (
+    "no offsets give a band in both directions (not even a zero-width one) at this cycle and "
+    "these speeds; try two_way=False, another cycle or speed, or sub-zones"
+)
+_SCIP_SETTINGS = "numerics/feastol = 1e-9\n"
+_EPS = 1e-9
+
+
+class BandMode(StrEnum):
+    """How the two directions' bands are traded off."""
+
+    WEIGHTED = "weighted"
+    EQUAL = "equal"
+    BALANCED = "balanced"
+
+
+@dataclass(frozen=True)
+class BandSolution:
+    """Offsets from the MAXBAND MILP and the bands they give.
+
+    Attributes:
+        green_out_start_s: outbound through green start of each signal [s], in ``[0, C)``,
+            signal 0 at 0 (integers when solved with integer offsets and an integer cycle).
+        result: the exact bands of these offsets (``evaluate_bands``), never the MILP's.
+        objective: MILP objective value (``b + k b̄`` for WEIGHTED and EQUAL; for BALANCED
+            the primary objective ``b + b̄`` of the returned solution) [s].
+        milp_bandwidth_out_s: outbound band in the MILP solution [s] (≤ the evaluator's).
+        milp_bandwidth_in_s: inbound band in the MILP solution [s] (≤ the evaluator's).
+        status: ``"optimal"`` (proven) or ``"feasible"`` (time limit reached first).
+        gap: relative MIP gap ``|bound − value| / max(|bound|, |value|)`` in [0, 1], 0 when
+            proven optimal (BALANCED: the larger of its two stages).
+        solve_s: wall time of the whole solve, model building included [s].
+        mode: the band mode used.
+        k: the weight passed (ignored by BALANCED).
+    """
+
+    green_out_start_s: tuple[float, ...]
+    result: BandResult
+    objective: float
+    milp_bandwidth_out_s: float
+    milp_bandwidth_in_s: float
+    status: str
+    gap: float
+    solve_s: float
+    mode: BandMode
+    k: float
+
+
+def solver_backend() -> str:
+    """Name of the MILP backend :func:`solve_maxband` uses (SCIP unless unavailable)."""
+    return _create_solver()[1]
+
+
+def solve_maxband(
+    problem: BandProblem,
+    *,
+    k: float = 1.0,
+    mode: BandMode | str = BandMode.BALANCED,
+    integer_offsets: bool = True,
+    time_limit_s: float = 30.0,
+    two_way: bool = False,
+) -> BandSolution:
+    """Offsets maximizing the two-way band of *problem* (fixed cycle and speeds).
+
+    Args:
+        problem: corridor windows, cycle and speeds.
+        k: inbound/outbound weight for WEIGHTED and EQUAL (``k >= 0``); ignored by BALANCED.
+        mode: a :class:`BandMode` or its value.
+        integer_offsets: whole-second offsets (honoured when the cycle is an integer number
+            of seconds; with a fractional cycle an integer offset is not integer modulo C,
+            so the offsets are continuous then).
+        time_limit_s: wall-time budget for the whole solve [s]; BALANCED's second stage
+            gets what the first left, but at least 10 % of the budget.
+        two_way: demand that both bands exist, as in classic MAXBAND (a zero-width band
+            counts). By default a one-way solution (no departure time in one direction
+            meets all greens, so that band is 0) is allowed when it carries more band.
+
+    Raises:
+        InputError: bad ``k``, ``mode`` or ``time_limit_s`` (bad corridors are rejected when
+            the :class:`BandProblem` is built).
+        InfeasibleError: with ``two_way``, no offsets let both directions have a band.
+        SolverError: no backend, no solution within the time limit, or a MILP band the exact
+            evaluation does not confirm.
+    """
+    band_mode = _parse_mode(mode)
+    _check_options(k, time_limit_s)
+    started = time.perf_counter()
+    data = _ModelData.of(problem, integer_offsets, two_way)
+    model = _build_model(data)
+    stage = _STRATEGIES[band_mode](model, k, time_limit_s)
+    offsets = _offsets(stage.phi, data)
+    result = evaluate_bands(problem, offsets)
+    _confirm(stage, result)
+    return BandSolution(
+        green_out_start_s=offsets,
+        result=result,
+        objective=stage.objective,
+        milp_bandwidth_out_s=stage.band_out,
+        milp_bandwidth_in_s=stage.band_in,
+        status=stage.status,
+        gap=stage.gap,
+        solve_s=time.perf_counter() - started,
+        mode=band_mode,
+        k=k,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# data and model
+
+
+@dataclass(frozen=True)
+class _ModelData:
+    """The problem reduced modulo the cycle (times in [0, C))."""
+
+    cycle: float
+    tau_out: tuple[float, ...]
+    tau_in: tuple[float, ...]
+    shift: tuple[float, ...]
+    green_out: tuple[float, ...]
+    green_in: tuple[float, ...]
+    integer: bool
+    two_way: bool
+
+    @classmethod
+    def of(cls, problem: BandProblem, integer_offsets: bool, two_way: bool) -> _ModelData:
+        cycle = problem.cycle_s
+        return cls(
+            cycle=cycle,
+            tau_out=tuple(t % cycle for t in problem.arrival_out_s()),
+            tau_in=tuple(t % cycle for t in problem.arrival_in_s()),
+            shift=tuple(s.inbound_shift_s % cycle for s in problem.signals),
+            green_out=tuple(s.green_out_s for s in problem.signals),
+            green_in=tuple(s.green_in_s for s in problem.signals),
+            integer=integer_offsets and float(cycle).is_integer(),
+            two_way=two_way,
+        )
+
+    @property
+    def ref_out_max(self) -> float:
+        """Upper bound of u, the outbound band's leading edge at signal 0."""
+        return 1.0 if self.integer else 0.0
+
+    def phi_bounds(self, i: int) -> tuple[float, float]:
+        """Range of φ_i.
+
+        With an outbound band the green carrying it starts within g_i (+ u) before the band
+        arrives; without one (one-way inbound solutions) φ_i must reach every residue mod C.
+        """
+        lo, hi = self.tau_out[i] - self.green_out[i], self.tau_out[i] + self.ref_out_max
+        if not self.two_way:
+            hi = max(hi, lo + self.cycle)
+        if self.integer:
+            return math.ceil(lo - _EPS), math.floor(hi + _EPS)
+        return lo, hi
+
+    def loop_bounds(self, i: int) -> tuple[int, int]:
+        """Range of the loop integer m_i allowed by the bounds of φ_i, ū and b̄."""
+        phi_lo, phi_hi = self.phi_bounds(i)
+        base = self.tau_in[i] - self.shift[i]
+        lo = (base - self.green_in[i] - phi_hi) / self.cycle
+        hi = (base + self.cycle - phi_lo) / self.cycle
+        return math.ceil(lo - _EPS), math.floor(hi + _EPS)
+
+
+@dataclass
+class _Model:
+    solver: pywraplp.Solver
+    phi: list[pywraplp.Variable]
+    band_out: pywraplp.Variable
+    band_in: pywraplp.Variable
+    variables: list[pywraplp.Variable]
+
+
+@dataclass(frozen=True)
+class _Direction:
+    """One direction's band: width, reference time (with bounds) and existence binary."""
+
+    band: pywraplp.Variable
+    ref: pywraplp.Variable
+    ref_bounds: tuple[float, float]
+    exists: pywraplp.Variable
+
+
+def _create_solver() -> tuple[pywraplp.Solver, str]:
+    for name in BACKENDS:
+        solver = pywraplp.Solver.CreateSolver(name)
+        if solver is not None:
+            if name == "SCIP":
+                solver.SetSolverSpecificParametersAsString(_SCIP_SETTINGS)
+            return solver, name
+    raise SolverError(f"no MILP backend available in OR-Tools; tried {', '.join(BACKENDS)}")
+
+
+def _direction(
+    solver: pywraplp.Solver, name: str, max_band: float, ref_bounds: tuple[float, float],
+    two_way: bool,
+) -> _Direction:
+    band = solver.NumVar(0.0, max_band, f"b_{name}")
+    exists = solver.IntVar(1 if two_way else 0, 1, f"exists_{name}")
+    solver.Add(band <= max_band * exists)
+    return _Direction(band, solver.NumVar(*ref_bounds, f"ref_{name}"), ref_bounds, exists)
+
+
+def _build_model(data: _ModelData) -> _Model:
+    solver, _ = _create_solver()
+    out = _direction(solver, "out", min(data.green_out), (0.0, data.ref_out_max), data.two_way)
+    inb = _direction(solver, "in", min(data.green_in), (0.0, data.cycle), data.two_way)
+    phi, loops = [], []
+    make = solver.IntVar if data.integer else solver.NumVar
+    for i in range(len(data.tau_out)):
+        phi_lo, phi_hi = data.phi_bounds(i)
+        phi.append(make(phi_lo, phi_hi, f"phi_{i}"))
+        # a full-cycle green has no red: it holds any band (and one window could not)
+        if data.green_out[i] < data.cycle - TOLERANCE_S:
+            _band_inside_green(
+                solver, out, phi[i], (phi_lo, phi_hi), data.tau_out[i], data.green_out[i]
+            )
+        if data.green_in[i] < data.cycle - TOLERANCE_S:
+            loops.append(_add_inbound_window(solver, data, inb, i, phi[i]))
+    variables = [out.band, inb.band, out.ref, inb.ref, out.exists, inb.exists, *phi, *loops]
+    return _Model(solver, phi, out.band, inb.band, variables)
+
+
+def _add_inbound_window(
+    solver: pywraplp.Solver, data: _ModelData, inb: _Direction, i: int, phi: pywraplp.Variable
+) -> pywraplp.Variable:
+    """Inbound band inside the inbound green of cycle m_i at signal i; returns m_i."""
+    phi_lo, phi_hi = data.phi_bounds(i)
+    m_lo, m_hi = data.loop_bounds(i)
+    m = solver.IntVar(m_lo, m_hi, f"m_{i}")
+    c, shift = data.cycle, data.shift[i]
+    _band_inside_green(
+        solver, inb, phi + shift + c * m,
+        (phi_lo + shift + c * m_lo, phi_hi + shift + c * m_hi),
+        data.tau_in[i], data.green_in[i],
+    )
+    return m
+
+
+def _band_inside_green(
+    solver: pywraplp.Solver,
+    direction: _Direction,
+    green_start: pywraplp.LinearExpr,
+    green_start_bounds: tuple[float, float],
+    travel: float,
+    green: float,
+) -> None:
+    """Band ``[ref + travel, ref + travel + band]`` inside ``[green_start, green_start + green]``.
+
+    Enforced when the direction's band exists; otherwise relaxed by the smallest big-M the
+    variable bounds allow (the band is then 0).
+    """
+    start_lo, start_hi = green_start_bounds
+    ref_lo, ref_hi = direction.ref_bounds
+    early = max(0.0, start_hi - ref_lo - travel)
+    late = max(0.0, ref_hi + travel - start_lo - green)
+    off = 1 - direction.exists
+    solver.Add(green_start - direction.ref - travel <= early * off)
+    solver.Add(direction.ref + travel + direction.band - green_start - green <= late * off)
+
+
+# --------------------------------------------------------------------------------------------
+# solving
+
+
+@dataclass(frozen=True)
+class _Stage:
+    status: str
+    gap: float
+    objective: float
+    band_out: float
+    band_in: float
+    phi: tuple[float, ...]
+    values: tuple[float, ...]
+
+
+def _run(model: _Model, limit_s: float) -> _Stage:
+    """Solve the model as it stands (objective already set) within *limit_s* seconds."""
+    solver = model.solver
+    solver.SetTimeLimit(max(1, int(limit_s * 1000)))
+    params = pywraplp.MPSolverParameters()
+    params.SetDoubleParam(params.RELATIVE_MIP_GAP, MIP_GAP)
+    code = solver.Solve(params)
+    if code == pywraplp.Solver.INFEASIBLE:
+        raise InfeasibleError(_INFEASIBLE)
+    if code not in (pywraplp.Solver.OPTIMAL, pywraplp.Solver.FEASIBLE):
+        raise SolverError(f"the MILP solver returned no solution (status code {code})")
+    value = solver.Objective().Value()
+    bound = solver.Objective().BestBound()
+    optimal = code == pywraplp.Solver.OPTIMAL
+    return _Stage(
+        status="optimal" if optimal else "feasible",
+        gap=0.0 if optimal else _relative_gap(value, bound),
+        objective=value,
+        band_out=model.band_out.solution_value(),
+        band_in=model.band_in.solution_value(),
+        phi=tuple(v.solution_value() for v in model.phi),
+        values=tuple(v.solution_value() for v in model.variables),
+    )
+
+
+def _relative_gap(value: float, bound: float) -> float:
+    """``|bound - value| / max(|bound|, |value|)``, in [0, 1] (1: nothing proven)."""
+    if not math.isfinite(bound):
+        return 1.0
+    return min(1.0, abs(bound - value) / max(abs(bound), abs(value), _EPS))
+
+
+def _maximize(model: _Model, terms: Sequence[tuple[float, pywraplp.Variable]]) -> None:
+    objective = model.solver.Objective()
+    objective.Clear()
+    for coefficient, variable in terms:
+        objective.SetCoefficient(variable, coefficient)
+    objective.SetMaximization()
+
+
+def _solve_weighted(model: _Model, k: float, limit_s: float) -> _Stage:
+    """Classic MAXBAND: maximize b + k b̄ with (1 − k) b̄ ≥ (1 − k) k b."""
+    b, b_in = model.band_out, model.band_in
+    if k != 1.0:
+        model.solver.Add((1.0 - k) * b_in >= (1.0 - k) * k * b)
+    _maximize(model, [(1.0, b), (k, b_in)])
+    return _run(model, limit_s)
+
+
+def _solve_equal(model: _Model, k: float, limit_s: float) -> _Stage:
+    """WEIGHTED with b = b̄."""
+    model.solver.Add(model.band_out == model.band_in)
+    return _solve_weighted(model, k, limit_s)
+
+
+def _solve_balanced(model: _Model, k: float, limit_s: float) -> _Stage:
+    """Largest b + b̄, then the most even split of it (k ignored)."""
+    del k
+    started = time.perf_counter()
+    b, b_in = model.band_out, model.band_in
+    _maximize(model, [(1.0, b), (1.0, b_in)])
+    first = _run(model, limit_s * (1.0 - SECOND_STAGE_SHARE))
+    solver = model.solver
+    solver.Add(b + b_in >= first.objective - BALANCE_SLACK_S)
+    smaller = solver.NumVar(0.0, min(b.ub(), b_in.ub()), "min_band")
+    solver.Add(smaller <= b)
+    solver.Add(smaller <= b_in)
+    solver.SetHint(model.variables, list(first.values))
+    _maximize(model, [(1.0, smaller)])
+    remaining = max(limit_s - (time.perf_counter() - started), limit_s * SECOND_STAGE_SHARE)
+    second = _run(model, remaining)
+    return _Stage(
+        status="optimal" if first.status == second.status == "optimal" else "feasible",
+        gap=max(first.gap, second.gap),
+        objective=second.band_out + second.band_in,
+        band_out=second.band_out,
+        band_in=second.band_in,
+        phi=second.phi,
+        values=second.values,
+    )
+
+
+_STRATEGIES: dict[BandMode, Callable[[_Model, float, float], _Stage]] = {
+    BandMode.WEIGHTED: _solve_weighted,
+    BandMode.EQUAL: _solve_equal,
+    BandMode.BALANCED: _solve_balanced,
+}
+
+
+# --------------------------------------------------------------------------------------------
+# results and checks
+
+
+def _offsets(phi: Sequence[float], data: _ModelData) -> tuple[float, ...]:
+    """Green starts modulo C with signal 0 at 0 (exact integers in integer mode)."""
+    values = [float(round(p)) for p in phi] if data.integer else list(phi)
+    out = []
+    for p in values:
+        r = (p - values[0]) % data.cycle
+        out.append(0.0 if r >= data.cycle - _EPS else r)
+    return tuple(out)
+
+
+def _confirm(stage: _Stage, result: BandResult) -> None:
+    """Raise SolverError when the exact evaluation gives less band than the MILP claims."""
+    for direction, milp, exact in (
+        ("outbound", stage.band_out, result.bandwidth_out_s),
+        ("inbound", stage.band_in, result.bandwidth_in_s),
+    ):
+        if exact < milp - CHECK_TOLERANCE_S:
+            raise SolverError(
+                f"the {direction} band of the MILP solution ({milp:.9f} s) is larger than the "
+                f"exact evaluation of its offsets ({exact:.9f} s); this is a bug"
+            )
+
+
+def _parse_mode(mode: BandMode | str) -> BandMode:
+    try:
+        return BandMode(mode)
+    except ValueError:
+        choices = ", ".join(m.value for m in BandMode)
+        raise InputError(
+            f"unknown band mode {mode!r}; expected one of {choices}", field="mode", value=mode
+        ) from None
+
+
+def _check_options(k: float, time_limit_s: float) -> None:
+    if not (math.isfinite(k) and k >= 0.0):
+        raise InputError(f"k = {k!r}: expected a finite number >= 0", field="k", value=k)
+    if not (math.isfinite(time_limit_s) and time_limit_s > 0.0):
+        raise InputError(
+            f"time_limit_s = {time_limit_s!r}: expected a finite number > 0",
+            field="time_limit_s",
+            value=time_limit_s,
+        )

@@ -1,0 +1,81 @@
+"""Corridor-level optimization: corridor in, coordinated timing plan out."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from greenwave.corridor import Corridor
+from greenwave.errors import InputError
+from greenwave.plan import TimingPlan, plan_from_offsets
+
+
+def optimize_corridor(
+    corridor: Corridor,
+    *,
+    cycle_s: float | None = None,
+    speed_kmh: float | None = None,
+    speed_in_kmh: float | None = None,
+    mode: str = "balanced",
+    k: float = 1.0,
+    period: str = "",
+    time_limit_s: float = 30.0,
+    two_way: bool = True,
+) -> TimingPlan:
+    """Offsets that maximize the two-way progression band at one cycle and band speed.
+
+    Solves the MAXBAND MILP (see :mod:`greenwave.maxband`), then reports the bands an exact
+    evaluation of the returned offsets gives. ``mode`` is ``balanced`` (largest b + b̄, then
+    the most even split), ``weighted`` (maximize b + k·b̄, MAXBAND's k = inbound/outbound volume
+    ratio) or ``equal`` (b = b̄). With ``two_way`` (the default) both bands must exist, as in
+    classic MAXBAND; when no two-way band exists the one-way optimum is returned instead and
+    ``plan.solver["two_way"]`` says so.
+    """
+    from greenwave.errors import InfeasibleError
+    from greenwave.maxband import BandMode, solve_maxband
+
+    try:
+        band_mode = BandMode(mode)
+    except ValueError:
+        choices = ", ".join(m.value for m in BandMode)
+        raise InputError(f"unknown mode {mode!r}; expected one of {choices}",
+                         field="mode", value=mode) from None
+    if not 0 <= k <= 1:
+        raise InputError(f"k must lie in [0, 1], found {k:g}", field="k", value=k)
+    if cycle_s is not None:
+        corridor = corridor.with_cycle(cycle_s)
+    if speed_kmh is not None:
+        corridor = replace(corridor, speed_kmh=speed_kmh,
+                           speed_in_kmh=speed_in_kmh or speed_kmh)
+    elif speed_in_kmh is not None:
+        corridor = replace(corridor, speed_in_kmh=speed_in_kmh)
+    problem = corridor.band_problem()
+    try:
+        solution = solve_maxband(problem, k=k, mode=band_mode, time_limit_s=time_limit_s,
+                                 two_way=two_way)
+    except InfeasibleError:
+        if not two_way:
+            raise
+        two_way = False
+        solution = solve_maxband(problem, k=k, mode=band_mode, time_limit_s=time_limit_s)
+    res = solution.result
+    return plan_from_offsets(
+        corridor,
+        solution.green_out_start_s,
+        bandwidth_out_s=res.bandwidth_out_s,
+        bandwidth_in_s=res.bandwidth_in_s,
+        band_out_start_s=res.band_out_start_s,
+        band_in_start_s=res.band_in_start_s,
+        speed_out_kmh=problem.speed_out_kmh,
+        speed_in_kmh=problem.speed_in_kmh,
+        period=period,
+        solver={
+            "method": "maxband",
+            "mode": band_mode.value,
+            "k": k,
+            "two_way": two_way,
+            "status": solution.status,
+            "gap": solution.gap,
+            "solve_s": round(solution.solve_s, 4),
+            "objective": solution.objective,
+        },
+    )

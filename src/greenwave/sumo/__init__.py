@@ -1,0 +1,1 @@
+"""SUMO at the edges: binaries, network building, programs, simulation."""

@@ -1,0 +1,77 @@
+"""Bad input at the command line: one clear line, exit code 2, no output left behind."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+GOOD = "id,position_m,green_out_s,green_in_s\nA,0,30,30\nB,427,30,30\n"
+
+
+def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "greenwave.cli", *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "extra", "needle"),
+    [
+        ("missing.toml", None, [], "no such file"),
+        ("c.csv", "id,position_m,green_out_s\nA,0,30\nB,9,30\n", [], "missing column"),
+        ("c.csv", "id,position_m,green_out_s,green_in_s\nA,0,30,30\nB,-5,30,30\n", [],
+         "not after A"),
+        ("c.csv", "id,position_m,green_out_s,green_in_s\nA,0,30,30\nB,900,30,30\nC,800,30,30\n",
+         [], "not after B"),
+        ("c.csv", "id,position_m,green_out_s,green_in_s\nA,0,30,90\nB,900,30,30\n", [],
+         "longer than the cycle"),
+        ("c.csv", "id,position_m,green_out_s,green_in_s,lanes\nA,0,30,30,2\nB,9,30,30,2\n", [],
+         "unknown column 'lanes'"),
+        ("c.txt", GOOD, [], "expected .toml or .csv"),
+        ("c.toml", "this is = = not toml", [], "not a valid TOML"),
+        ("c.csv", GOOD, ["--mode", "fastest"], "invalid choice"),
+        ("c.csv", GOOD, ["--cycle-s", "-60"], "expected a positive number"),
+    ],
+)
+def test_bad_input_exit_2_and_nothing_written(tmp_path: Path, name: str, text: str | None,
+                                              extra: list[str], needle: str) -> None:
+    if text is not None:
+        (tmp_path / name).write_text(text)
+    args = ["optimize", name, "--out", "out"]
+    if "--cycle-s" not in extra:
+        args += ["--cycle-s", "60"]
+    res = run(*args, "--speed-kmh", "44", *extra, cwd=tmp_path)
+    assert res.returncode == 2, res.stderr
+    assert needle in res.stderr
+    assert "Traceback" not in res.stderr
+    if "invalid choice" not in needle and "positive" not in needle:
+        error_lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
+        assert len(error_lines) == 1
+        assert name in error_lines[0]
+    assert not (tmp_path / "out").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ([name] if text is not None else [])
+
+
+def test_csv_optimize_writes_plan_and_programs(tmp_path: Path) -> None:
+    # ORACLES 1 geometry: 1,400 ft at 40 ft/s (35 s), C = 60 s, 50/50. By hand: with B's green
+    # start θ, out band = 30 - |θ - 35|, in band = 30 - |θ + 35| (circular distances, and
+    # θ - 35 and θ + 35 are 10 s apart on the 60 s circle), so the best total is 60 - 10 = 50.
+    (tmp_path / "c.csv").write_text(
+        "id,position_m,green_out_s,green_in_s\nA,0,30,30\nB,426.72,30,30\n")
+    res = run("optimize", "c.csv", "--cycle-s", "60", "--speed-kmh", "43.8912", "--out", "out",
+              cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    import json
+
+    plan = json.loads((tmp_path / "out" / "plan.json").read_text())
+    assert plan["cycle_s"] == 60
+    assert [s["id"] for s in plan["intersections"]] == ["A", "B"]
+    for key in ("offset_s", "green_out_start_s", "green_out_s", "green_in_start_s",
+                "green_in_s"):
+        assert key in plan["intersections"][0]
+    assert plan["bandwidth_out_s"] <= 30 + 1e-9 and plan["bandwidth_in_s"] <= 30 + 1e-9
+    assert plan["bandwidth_out_s"] + plan["bandwidth_in_s"] == pytest.approx(50, abs=1e-6)
+    assert plan["efficiency"] == pytest.approx(50 / 120, abs=1e-6)
+    assert (tmp_path / "out" / "programs.add.xml").is_file()
