@@ -198,3 +198,27 @@ def test_format_table_and_csv(tmp_path: Path) -> None:
     back = pd.read_csv(path)
     pd.testing.assert_frame_equal(back, metrics)
     assert [p.name for p in path.parent.iterdir()] == ["metrics.csv"]  # no temp file left
+
+
+def test_pool_seeds_weights_by_trips() -> None:
+    from greenwave.metrics import pool_seeds
+
+    table = pd.DataFrame(
+        {
+            "method": ["greenwave", "greenwave"],
+            "period": ["offpeak", "offpeak"],
+            "direction": ["outbound", "outbound"],
+            "trips": [10, 30],
+            "travel_time_s": [100.0, 200.0],
+            "delay_s": [10.0, 20.0],
+            "stops_per_trip": [1.0, 3.0],
+            "pass_without_stop_rate": [0.5, 0.1],
+        }
+    )
+    pooled = pool_seeds(table).iloc[0]
+    # by hand: (10 * 100 + 30 * 200) / 40 = 175; stops (10 + 90) / 40 = 2.5
+    assert pooled["trips"] == 40
+    assert pooled["travel_time_s"] == pytest.approx(175.0)
+    assert pooled["stops_per_trip"] == pytest.approx(2.5)
+    assert pooled["pass_without_stop_rate"] == pytest.approx((5 + 3) / 40)
+    assert pooled["seeds"] == 2

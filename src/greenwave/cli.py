@@ -11,6 +11,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+import pandas as pd
+
 from greenwave import workflow
 from greenwave.corridor import Corridor
 from greenwave.errors import GreenwaveError, InputError
@@ -143,7 +145,7 @@ def cmd_build_net(args: argparse.Namespace) -> int:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from greenwave._io import staged_dir
-    from greenwave.metrics import format_table, write_metrics_csv
+    from greenwave.metrics import write_metrics_csv
     from greenwave.plan import read_plan
 
     corridor = workflow.load(args.corridor)
@@ -160,7 +162,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         metrics = workflow.evaluate(scenario, files[1], out_dir=tmp, end_s=args.end_s,
                                     seeds=args.seeds, progress=workflow.stderr_progress)
         write_metrics_csv(metrics, tmp / "metrics.csv")
-    print(format_table(metrics))
+    _print_metrics(metrics, corridor)
     print(f"wrote {Path(args.out) / 'metrics.csv'}")
     return 0
 
@@ -168,7 +170,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from greenwave._io import staged_dir
     from greenwave.diagrams import time_space_diagram
-    from greenwave.metrics import format_table, write_metrics_csv
+    from greenwave.metrics import write_metrics_csv
     from greenwave.optimize import optimize_corridor
 
     say = workflow.stderr_progress
@@ -196,14 +198,26 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print()
     print(_plan_summary(plan, corridor))
     print()
-    print(format_table(metrics))
-    print()
+    _print_metrics(metrics, corridor)
     out = Path(args.out)
-    print(f"outputs in {out}/: plan.json, programs.add.xml, metrics.csv, time_space.png, runs/")
-    print(f"replay in sumo-gui: sumo-gui -c {_net_dir(corridor.name)}/corridor.sumocfg "
-          f"-a {out}/programs.add.xml")
+    print(f"outputs in {out}/: plan.json, programs.add.xml, metrics.csv, time_space.png, "
+          "replay.sumocfg, runs/")
+    print(f"replay in sumo-gui: sumo-gui -c {out / 'replay.sumocfg'}")
     print(f"done in {time.perf_counter() - t0:.0f} s")
     return 0
+
+
+def _print_metrics(metrics: pd.DataFrame, corridor: Corridor) -> None:
+    from greenwave.metrics import format_comparison, format_table, pool_seeds
+
+    names = {"outbound": corridor.outbound_name, "inbound": corridor.inbound_name}
+    print("main-street through trips (all seeds pooled):")
+    print(format_table(pool_seeds(metrics)))
+    print()
+    print(format_comparison(metrics, direction_names=names))
+    teleports = int(metrics.drop_duplicates(["method", "seed"])["teleports"].sum())
+    print(f"\nteleports: {teleports}")
+    print()
 
 
 def _plan_summary(plan: TimingPlan, corridor: Corridor) -> str:

@@ -128,6 +128,7 @@ def solve_maxband(
     integer_offsets: bool = True,
     time_limit_s: float = 30.0,
     two_way: bool = False,
+    center: bool = True,
 ) -> BandSolution:
     """Offsets maximizing the two-way band of *problem* (fixed cycle and speeds).
 
@@ -143,6 +144,12 @@ def solve_maxband(
         two_way: demand that both bands exist, as in classic MAXBAND (a zero-width band
             counts). By default a one-way solution (no departure time in one direction
             meets all greens, so that band is 0) is allowed when it carries more band.
+        center: after the band stage, a last stage that keeps both bands (to 1e-6 s) and
+            places them as centrally as possible in every green window: it maximizes the sum
+            over signals and directions of the smaller of the two margins between the band
+            and the ends of its green (MULTIBAND's centring, as a tie-break among optimal
+            offsets). Vehicles a little off the band's ideal trajectory (platoon spread,
+            queue discharge, speed variation) then still find green. No band is lost.
 
     Raises:
         InputError: bad ``k``, ``mode`` or ``time_limit_s`` (bad corridors are rejected when
@@ -157,6 +164,8 @@ def solve_maxband(
     data = _ModelData.of(problem, integer_offsets, two_way)
     model = _build_model(data)
     stage = _STRATEGIES[band_mode](model, k, time_limit_s)
+    if center:
+        stage = _center(model, stage, time_limit_s)
     offsets = _offsets(stage.phi, data)
     result = evaluate_bands(problem, offsets)
     _confirm(stage, result)
@@ -232,6 +241,16 @@ class _ModelData:
         return math.ceil(lo - _EPS), math.floor(hi + _EPS)
 
 
+@dataclass(frozen=True)
+class _Window:
+    """One band-in-green constraint pair: the band edge ``ref + travel`` in a green."""
+
+    direction: _Direction
+    green_start: pywraplp.LinearExpr
+    travel: float
+    green: float
+
+
 @dataclass
 class _Model:
     solver: pywraplp.Solver
@@ -239,6 +258,7 @@ class _Model:
     band_out: pywraplp.Variable
     band_in: pywraplp.Variable
     variables: list[pywraplp.Variable]
+    windows: list[_Window]
 
 
 @dataclass(frozen=True)
@@ -275,7 +295,7 @@ def _build_model(data: _ModelData) -> _Model:
     solver, _ = _create_solver()
     out = _direction(solver, "out", min(data.green_out), (0.0, data.ref_out_max), data.two_way)
     inb = _direction(solver, "in", min(data.green_in), (0.0, data.cycle), data.two_way)
-    phi, loops = [], []
+    phi, loops, windows = [], [], []
     make = solver.IntVar if data.integer else solver.NumVar
     for i in range(len(data.tau_out)):
         phi_lo, phi_hi = data.phi_bounds(i)
@@ -285,10 +305,14 @@ def _build_model(data: _ModelData) -> _Model:
             _band_inside_green(
                 solver, out, phi[i], (phi_lo, phi_hi), data.tau_out[i], data.green_out[i]
             )
+            windows.append(_Window(out, phi[i], data.tau_out[i], data.green_out[i]))
         if data.green_in[i] < data.cycle - TOLERANCE_S:
-            loops.append(_add_inbound_window(solver, data, inb, i, phi[i]))
+            m = _add_inbound_window(solver, data, inb, i, phi[i])
+            loops.append(m)
+            start = phi[i] + data.shift[i] + data.cycle * m
+            windows.append(_Window(inb, start, data.tau_in[i], data.green_in[i]))
     variables = [out.band, inb.band, out.ref, inb.ref, out.exists, inb.exists, *phi, *loops]
-    return _Model(solver, phi, out.band, inb.band, variables)
+    return _Model(solver, phi, out.band, inb.band, variables, windows)
 
 
 def _add_inbound_window(
@@ -423,6 +447,39 @@ def _solve_balanced(model: _Model, k: float, limit_s: float) -> _Stage:
         band_in=second.band_in,
         phi=second.phi,
         values=second.values,
+    )
+
+
+def _center(model: _Model, stage: _Stage, limit_s: float) -> _Stage:
+    """Keep the bands found, then maximize the sum of the bands' smaller green margins."""
+    solver = model.solver
+    solver.Add(model.band_out >= stage.band_out - BALANCE_SLACK_S)
+    solver.Add(model.band_in >= stage.band_in - BALANCE_SLACK_S)
+    margins = []
+    for k, w in enumerate(model.windows):
+        if (stage.band_out if w.direction.band is model.band_out else stage.band_in) <= 0:
+            continue  # no band in this direction: nothing to centre
+        edge = w.direction.ref + w.travel
+        margin = solver.NumVar(0.0, w.green / 2, f"margin_{k}")
+        solver.Add(margin <= edge - w.green_start)
+        solver.Add(margin <= w.green_start + w.green - edge - w.direction.band)
+        margins.append(margin)
+    if not margins:
+        return stage
+    solver.SetHint(model.variables, list(stage.values))
+    _maximize(model, [(1.0, m) for m in margins])
+    try:
+        centred = _run(model, max(limit_s * SECOND_STAGE_SHARE, 1.0))
+    except (InfeasibleError, SolverError):
+        return stage  # centring is a refinement; the band solution stands
+    return _Stage(
+        status=stage.status,
+        gap=stage.gap,
+        objective=stage.objective,
+        band_out=centred.band_out,
+        band_in=centred.band_in,
+        phi=centred.phi,
+        values=centred.values,
     )
 
 

@@ -174,6 +174,28 @@ def network_totals(result: RunTotals) -> dict[str, float]:
 # comparison
 
 
+def pool_seeds(metrics: pd.DataFrame) -> pd.DataFrame:
+    """One row per method, period and direction: the measures over all seeds' trips.
+
+    Means are weighted by each seed's trip count (the mean over all trips pooled); ``trips``
+    is the total and ``seeds`` the number of runs pooled.
+    """
+    keys = ["method", "period", "direction"]
+    rows = []
+    for key, group in metrics.groupby(keys, sort=False):
+        trips = group["trips"].astype("float64")
+        row = dict(zip(keys, key, strict=True))
+        row["trips"] = int(trips.sum())
+        for m in MEASURES:
+            values = group[m].astype("float64")
+            ok = values.notna() & (trips > 0)
+            total = trips[ok].sum()
+            row[m] = float((values[ok] * trips[ok]).sum() / total) if total > 0 else math.nan
+        row["seeds"] = len(group)
+        rows.append(row)
+    return pd.DataFrame(rows, columns=[*METRIC_COLUMNS, "seeds"])
+
+
 def compare(metrics: pd.DataFrame, *, baseline: str = "baseline") -> pd.DataFrame:
     """Each method's change against the *baseline* method, per period, direction and measure.
 
@@ -285,3 +307,49 @@ def write_metrics_csv(table: pd.DataFrame, path: str | os.PathLike[str]) -> Path
     with atomic_open(path, "w") as fh:
         table.to_csv(fh, index=False, lineterminator="\n")
     return Path(path)
+
+
+_MEASURE_LABELS = {
+    "travel_time_s": "travel time [s]",
+    "delay_s": "delay [s]",
+    "stops_per_trip": "stops per trip",
+    "pass_without_stop_rate": "pass without stop",
+}
+
+
+def format_comparison(
+    metrics: pd.DataFrame,
+    *,
+    baseline: str = "baseline",
+    direction_names: Mapping[str, str] | None = None,
+) -> str:
+    """A readable before/after table: each measure of each method against the baseline.
+
+    Seeds are pooled first (:func:`pool_seeds`); rates are shown in percent, changes as
+    relative change of the measure (for the rate: the difference in percentage points).
+    """
+    pooled = pool_seeds(metrics)
+    changes = compare(pooled, baseline=baseline)
+    names = dict(direction_names or {})
+    trips = pooled.set_index(["method", "period", "direction"])["trips"]
+    lines = [
+        f"{'method':<11}{'period':<9}{'direction (trips)':<30}{'measure':<19}"
+        f"{'baseline':>10}{'value':>10}{'change':>9}"
+    ]
+    for row in changes.itertuples(index=False):
+        label = names.get(str(row.direction), str(row.direction))
+        base_trips = trips.get((baseline, row.period, row.direction), 0)
+        trip_text = f"{label} ({trips.get((row.method, row.period, row.direction), 0)}"
+        trip_text += f" vs {base_trips})"
+        rate = row.metric == "pass_without_stop_rate"
+        if rate:
+            before, after = f"{100 * row.baseline:.1f}%", f"{100 * row.value:.1f}%"
+            change = f"{100 * row.difference:+.1f} pt"
+        else:
+            before, after = f"{row.baseline:.1f}", f"{row.value:.1f}"
+            change = "-" if math.isnan(row.change_pct) else f"{row.change_pct:+.1f}%"
+        lines.append(
+            f"{row.method:<11}{row.period:<9}{trip_text:<30}{_MEASURE_LABELS[row.metric]:<19}"
+            f"{before:>10}{after:>10}{change:>9}"
+        )
+    return "\n".join(lines)

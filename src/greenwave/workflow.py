@@ -88,14 +88,20 @@ def build_scenario(corridor: Corridor, out_dir: str | Path, *, period: str = "of
 
 def write_plan_files(plan: TimingPlan, corridor: Corridor, out_dir: Path,
                      scenario: Scenario | None = None) -> list[Path]:
-    """plan.json and the SUMO additional file with the plan's programs."""
+    """plan.json, the SUMO additional file with the plan's programs and, with a scenario, a
+    ``replay.sumocfg`` that loads network, demand and plan (for sumo-gui)."""
     written = [plan.write_json(out_dir / "plan.json")]
     add = out_dir / "programs.add.xml"
     if corridor.has_phases and scenario is not None:
+        from greenwave.sumo.demand import write_sumocfg
         from greenwave.sumo.programs import write_programs
 
         written.append(write_programs(plan, scenario.layout.net_file, corridor, scenario.layout,
                                       add))
+        duration = corridor.period(scenario.period).duration_s
+        written.append(write_sumocfg(out_dir, scenario.layout.net_file, [scenario.routes_file],
+                                     [add], 0, duration, scenario.seed,
+                                     name="replay.sumocfg"))
     else:
         from greenwave.sumo.windows import write_window_programs
 
@@ -110,14 +116,25 @@ def evaluate(
     out_dir: str | Path,
     end_s: float | None = None,
     seeds: tuple[int, ...] | None = None,
+    drain_s: float | None = None,
     progress: Progress = quiet,
 ) -> pd.DataFrame:
-    """Simulate the baseline and the plan on the same demand and seeds; through-trip metrics."""
+    """Simulate the baseline and the plan on the same demand and seeds; through-trip metrics.
+
+    Trips departing before ``end_s`` (default: the period's duration) are measured; the
+    simulation runs ``drain_s`` longer (default: twice the corridor's free-flow time plus
+    10 min) so that they can finish. Trips still unfinished then are not counted.
+    """
     from greenwave.metrics import through_trip_metrics
     from greenwave.sumo.simulate import SimulationJob, run_simulations
 
     out = Path(out_dir)
-    end = end_s if end_s is not None else scenario.corridor.period(scenario.period).duration_s
+    corridor = scenario.corridor
+    horizon = end_s if end_s is not None else corridor.period(scenario.period).duration_s
+    if drain_s is None:
+        span_m = corridor.length_m + 2 * corridor.approach_m
+        drain_s = 2 * span_m / (corridor.speed_limit_kmh / 3.6) + 600
+    end = horizon + drain_s
     seeds = seeds or (scenario.seed,)
     jobs = []
     for seed in seeds:
@@ -132,14 +149,15 @@ def evaluate(
                 out_dir=out / "runs" / f"{method}_seed{seed}",
                 label=method,
             ))
-    progress(f"simulating {len(jobs)} runs ({end:g} s of traffic each, baseline and plan, "
-             f"seeds {', '.join(map(str, seeds))})")
+    progress(f"simulating {len(jobs)} runs (trips departing in {horizon:g} s, run to "
+             f"{end:.0f} s; baseline and plan; seeds {', '.join(map(str, seeds))})")
     t0 = time.perf_counter()
     results = run_simulations(jobs)
     progress(f"simulations done in {time.perf_counter() - t0:.0f} s")
     frames = []
     for job, res in zip(jobs, results, strict=True):
-        m = through_trip_metrics(res.trips, method=job.label, period=scenario.period,
+        measured = res.trips[res.trips["depart"] < horizon]
+        m = through_trip_metrics(measured, method=job.label, period=scenario.period,
                                  through=scenario.layout.through_routes)
         m["seed"] = job.seed
         m["teleports"] = res.teleports
