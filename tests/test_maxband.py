@@ -390,3 +390,36 @@ def test_bad_corridor_is_rejected_naming_the_signal() -> None:
             (SignalWindow("A", 0.0, 30, 30), SignalWindow("B", 100.0, 30, 61)),
             cycle_s=60, speed_out_kmh=50.0, speed_in_kmh=50.0,
         )
+
+
+def band_margins(problem: BandProblem, solution: BandSolution) -> float:
+    """Sum over signals and directions of the smaller gap between band and green ends.
+
+    Computed here from the offsets and the evaluator's band starts, independently of the MILP.
+    """
+    c = problem.cycle_s
+    res = solution.result
+    total_margin = 0.0
+    arrive_out, arrive_in = problem.arrival_out_s(), problem.arrival_in_s()
+    for i, sig in enumerate(problem.signals):
+        start = solution.green_out_start_s[i]
+        for band, edge, green_start, green in (
+            (res.bandwidth_out_s, res.band_out_start_s + arrive_out[i], start, sig.green_out_s),
+            (res.bandwidth_in_s, res.band_in_start_s + arrive_in[i],
+             start + sig.inbound_shift_s, sig.green_in_s),
+        ):
+            if band <= 0 or green >= c:
+                continue
+            before = (edge - green_start) % c
+            total_margin += min(before, green - band - before)
+    return total_margin
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_centring_keeps_bands_and_widens_margins(seed: int) -> None:
+    problem = random_corridor(100 + seed)
+    plain = solve_maxband(problem, center=False)
+    centred = solve_maxband(problem, center=True)
+    assert centred.result.bandwidth_out_s >= plain.result.bandwidth_out_s - 1e-9
+    assert centred.result.bandwidth_in_s >= plain.result.bandwidth_in_s - 1e-9
+    assert band_margins(problem, centred) >= band_margins(problem, plain) - 1e-6

@@ -29,8 +29,7 @@ cycle_s = 60.0
 
 [phase_templates.two]
 phases = [
-  { name = "main", green_s = 35.0, protected = ["out_T", "out_R", "in_T", "in_R"],
-    permitted = ["out_L", "in_L"] },
+  { name = "main", green_s = 35.0, protected = ["out_T", "out_R", "in_T", "in_R"], permitted = ["out_L", "in_L"] },
   { name = "cross", green_s = 15.0, protected = ["cross_T", "cross_R"], permitted = ["cross_L"] },
 ]
 

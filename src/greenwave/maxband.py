@@ -144,12 +144,13 @@ def solve_maxband(
         two_way: demand that both bands exist, as in classic MAXBAND (a zero-width band
             counts). By default a one-way solution (no departure time in one direction
             meets all greens, so that band is 0) is allowed when it carries more band.
-        center: after the band stage, a last stage that keeps both bands (to 1e-6 s) and
+        center: after the band stage, a last stage that keeps both bands and
             places them as centrally as possible in every green window: it maximizes the sum
             over signals and directions of the smaller of the two margins between the band
             and the ends of its green (MULTIBAND's centring, as a tie-break among optimal
             offsets). Vehicles a little off the band's ideal trajectory (platoon spread,
-            queue discharge, speed variation) then still find green. No band is lost.
+            queue discharge, speed variation) then still find green. The centred offsets are
+            kept only if their exact bands are no smaller (to 1e-9 s) than before.
 
     Raises:
         InputError: bad ``k``, ``mode`` or ``time_limit_s`` (bad corridors are rejected when
@@ -164,10 +165,15 @@ def solve_maxband(
     data = _ModelData.of(problem, integer_offsets, two_way)
     model = _build_model(data)
     stage = _STRATEGIES[band_mode](model, k, time_limit_s)
-    if center:
-        stage = _center(model, stage, time_limit_s)
     offsets = _offsets(stage.phi, data)
     result = evaluate_bands(problem, offsets)
+    if center:
+        centred = _center(model, stage, time_limit_s)
+        centred_offsets = _offsets(centred.phi, data)
+        centred_result = evaluate_bands(problem, centred_offsets)
+        if (centred_result.bandwidth_out_s >= result.bandwidth_out_s - TOLERANCE_S
+                and centred_result.bandwidth_in_s >= result.bandwidth_in_s - TOLERANCE_S):
+            stage, offsets, result = centred, centred_offsets, centred_result
     _confirm(stage, result)
     return BandSolution(
         green_out_start_s=offsets,
@@ -453,8 +459,8 @@ def _solve_balanced(model: _Model, k: float, limit_s: float) -> _Stage:
 def _center(model: _Model, stage: _Stage, limit_s: float) -> _Stage:
     """Keep the bands found, then maximize the sum of the bands' smaller green margins."""
     solver = model.solver
-    solver.Add(model.band_out >= stage.band_out - BALANCE_SLACK_S)
-    solver.Add(model.band_in >= stage.band_in - BALANCE_SLACK_S)
+    solver.Add(model.band_out >= stage.band_out - TOLERANCE_S)
+    solver.Add(model.band_in >= stage.band_in - TOLERANCE_S)
     margins = []
     for k, w in enumerate(model.windows):
         if (stage.band_out if w.direction.band is model.band_out else stage.band_in) <= 0:
