@@ -152,7 +152,13 @@ def evaluate(
     progress(f"simulating {len(jobs)} runs (trips departing in {horizon:g} s, run to "
              f"{end:.0f} s; baseline and plan; seeds {', '.join(map(str, seeds))})")
     t0 = time.perf_counter()
-    results = run_simulations(jobs)
+    results = run_simulations(
+        jobs,
+        on_done=lambda job, k, n: progress(
+            f"  run {k}/{n} done: {job.label}, seed {job.seed} "
+            f"({time.perf_counter() - t0:.0f} s elapsed)"
+        ),
+    )
     progress(f"simulations done in {time.perf_counter() - t0:.0f} s")
     frames = []
     for job, res in zip(jobs, results, strict=True):

@@ -36,7 +36,7 @@ import tempfile
 import threading
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -421,13 +421,17 @@ def _failure_message(label: str, message: str, log_file: Path) -> str:
 
 
 def run_simulations(
-    jobs: Iterable[SimulationJob], *, processes: int | None = None
+    jobs: Iterable[SimulationJob],
+    *,
+    processes: int | None = None,
+    on_done: Callable[[SimulationJob, int, int], None] | None = None,
 ) -> list[SimulationResult]:
     """Run *jobs* in parallel, each in its own fresh Python process; results in job order.
 
     A process per job keeps libsumo's one-simulation-per-process rule and contains crashes: a
     job whose SUMO dies is reported, the others still finish. When one job fails its error is
-    raised; when several fail, one :class:`SimulationError` lists them all.
+    raised; when several fail, one :class:`SimulationError` lists them all. ``on_done(job,
+    finished, total)`` is called as each job ends (for progress reports).
     """
     todo = tuple(jobs)
     if not todo:
@@ -445,8 +449,19 @@ def run_simulations(
     workers = processes if processes is not None else min(len(todo), os.cpu_count() or 1)
     if workers < 1:
         raise InputError(f"must be at least 1, found {workers}", field="processes", value=workers)
+    finished = itertools.count(1)
+    lock = threading.Lock()
+
+    def run(job: SimulationJob) -> SimulationResult:
+        try:
+            return _run_isolated(job)
+        finally:
+            if on_done is not None:
+                with lock:
+                    on_done(job, next(finished), len(todo))
+
     with ThreadPoolExecutor(max_workers=workers) as threads:
-        futures = [threads.submit(_run_isolated, job) for job in todo]
+        futures = [threads.submit(run, job) for job in todo]
     results: list[SimulationResult] = []
     failures: list[tuple[SimulationJob, GreenwaveError]] = []
     for job, fut in zip(todo, futures, strict=True):
