@@ -95,7 +95,7 @@ def test_evaluate_cli_end_to_end(small_toml: Path, tmp_path: Path) -> None:
     assert add.count("<tlLogic") == 4 and 'programID="greenwave"' in add
     assert all(0 <= s["offset_s"] < 60 for s in plan["intersections"])
 
-    res = gw("evaluate", str(small_toml), "--plan", "plan/plan.json", "--end-s", "600",
+    res = gw("evaluate", str(small_toml), "--plan", "plan/plan.json", "--end-s", "600", "--seeds", "7",
              "--out", "eval")
     assert res.returncode == 0, res.stderr
     m = pd.read_csv(tmp_path / "eval" / "metrics.csv")
@@ -104,6 +104,7 @@ def test_evaluate_cli_end_to_end(small_toml: Path, tmp_path: Path) -> None:
     assert set(m["method"]) == {"baseline", "greenwave"}
     assert set(m["direction"]) == {"outbound", "inbound"}
     assert (m["teleports"] == 0).all()
+    assert set(m["seed"]) == {7}
     # ~500 veh/h for 600 s in each direction, all through trips (no turns): about 83 each
     assert m["trips"].between(50, 120).all()
     g = m[m.method == "greenwave"].set_index("direction")

@@ -41,6 +41,9 @@ def _seeds(text: str) -> tuple[int, ...]:
     return seeds
 
 
+SEEDS_HELP = "comma-separated simulation seeds, same for every method (default 1,2,3)"
+
+
 def _add_optimize_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cycle-s", type=_positive, help="common cycle [s] (default: the spec's)")
     p.add_argument("--speed-kmh", type=_positive, help="band speed, both directions [km/h]")
@@ -74,14 +77,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("corridor", nargs="?", default="ganjiang")
     p.add_argument("--plan", required=True, help="plan.json written by 'greenwave optimize'")
     p.add_argument("--period", default="offpeak")
-    p.add_argument("--seeds", type=_seeds, default=(42,), help="comma-separated seeds")
+    p.add_argument("--seeds", type=_seeds, default=(1, 2, 3), help=SEEDS_HELP)
     p.add_argument("--end-s", type=_positive, help="simulated time [s] (default: the period)")
     p.add_argument("--out", default="greenwave-out")
 
     p = sub.add_parser("demo", help="the main job on the built-in Ganjiang corridor")
     p.add_argument("--out", default="greenwave-out")
     p.add_argument("--period", default="offpeak")
-    p.add_argument("--seeds", type=_seeds, default=(42,))
+    p.add_argument("--seeds", type=_seeds, default=(1, 2, 3), help=SEEDS_HELP)
     p.add_argument("--end-s", type=_positive, help="simulated time [s] (default: the period)")
     return parser
 
