@@ -66,3 +66,18 @@ def staged_dir(out_dir: str | os.PathLike[str]) -> Iterator[Path]:
                 os.replace(item, dest)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def read_json(path: str | os.PathLike[str], what: str) -> object:
+    """Parse a JSON file; InputError naming the file when it is missing or not JSON."""
+    import json
+
+    from greenwave.errors import InputError
+
+    p = Path(path)
+    try:
+        return json.loads(p.read_text(encoding="utf-8"))
+    except (FileNotFoundError, IsADirectoryError):
+        raise InputError("no such file", file=str(p)) from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InputError(f"not a {what} ({exc})", file=str(p)) from exc

@@ -31,14 +31,8 @@ def optimize_corridor(
     ``plan.solver["two_way"]`` says so.
     """
     from greenwave.errors import InfeasibleError
-    from greenwave.maxband import BandMode, solve_maxband
+    from greenwave.maxband import solve_maxband
 
-    try:
-        band_mode = BandMode(mode)
-    except ValueError:
-        choices = ", ".join(m.value for m in BandMode)
-        raise InputError(f"unknown mode {mode!r}; expected one of {choices}",
-                         field="mode", value=mode) from None
     if not 0 <= k <= 1:
         raise InputError(f"k must lie in [0, 1], found {k:g}", field="k", value=k)
     if cycle_s is not None:
@@ -50,13 +44,13 @@ def optimize_corridor(
         corridor = replace(corridor, speed_in_kmh=speed_in_kmh)
     problem = corridor.band_problem()
     try:
-        solution = solve_maxband(problem, k=k, mode=band_mode, time_limit_s=time_limit_s,
+        solution = solve_maxband(problem, k=k, mode=mode, time_limit_s=time_limit_s,
                                  two_way=two_way)
     except InfeasibleError:
         if not two_way:
             raise
         two_way = False
-        solution = solve_maxband(problem, k=k, mode=band_mode, time_limit_s=time_limit_s)
+        solution = solve_maxband(problem, k=k, mode=mode, time_limit_s=time_limit_s)
     res = solution.result
     return plan_from_offsets(
         corridor,
@@ -70,7 +64,7 @@ def optimize_corridor(
         period=period,
         solver={
             "method": "maxband",
-            "mode": band_mode.value,
+            "mode": solution.mode.value,
             "k": k,
             "two_way": two_way,
             "status": solution.status,

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from greenwave._io import atomic_write_text
+from greenwave._io import atomic_write_text, read_json
 from greenwave.corridor import Corridor, Phase
 from greenwave.errors import InputError
 
@@ -105,12 +105,9 @@ def _signal_dict(s: SignalTiming) -> dict[str, Any]:
 def read_plan(path: str | Path) -> TimingPlan:
     """Read a plan.json written by :meth:`TimingPlan.write_json`."""
     p = Path(path)
-    try:
-        data = json.loads(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError("no such file", file=str(p)) from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InputError(f"not a JSON plan ({exc})", file=str(p)) from exc
+    data: Any = read_json(p, "JSON plan")
+    if not isinstance(data, dict):
+        raise InputError("not a plan: expected a JSON object", file=str(p))
     try:
         signals = tuple(
             SignalTiming(

@@ -44,7 +44,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from greenwave._io import atomic_open, atomic_write_text
+from greenwave._io import atomic_open, atomic_write_text, read_json
 from greenwave.corridor import Corridor, Intersection
 from greenwave.errors import InputError, SimulationError
 from greenwave.sumo.binaries import binary, sumo_env
@@ -140,12 +140,7 @@ class NetworkLayout:
 def load_layout(path: str | Path) -> NetworkLayout:
     """Read a ``layout.json`` written by :func:`build_network` (paths relative to it)."""
     p = Path(path)
-    try:
-        data = json.loads(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError("no such file", file=str(p)) from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InputError(f"not a layout JSON file ({exc})", file=str(p)) from exc
+    data: Any = read_json(p, "layout JSON file")
 
     def path_of(value: str | None) -> Path | None:
         return None if value is None else (p.parent / value)
