@@ -32,7 +32,14 @@ def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
         ("c.txt", GOOD, [], "expected .toml or .csv"),
         ("c.toml", "this is = = not toml", [], "not a valid TOML"),
         ("c.csv", GOOD, ["--mode", "fastest"], "invalid choice"),
-        ("c.csv", GOOD, ["--cycle-s", "-60"], "expected a positive number"),
+        ("c.csv", GOOD, ["--cycle-s", "-60"], "expected a finite positive number"),
+        ("c.csv", GOOD, ["--cycle-s", "nan"], "expected a finite positive number"),
+        ("c.csv", GOOD, ["--cycle-s", "1e9"], "outside the plausible range [10, 600]"),
+        ("c.csv", GOOD, ["--k", "-1"], "expected a finite >= 0 number"),
+        ("c.csv", "id,position_m,green_out_s,green_in_s\nA,0,30,30\nA,400,30,30\n", [],
+         "duplicate intersection id 'A'"),
+        ("c.csv", "id,position_m,green_out_s,green_in_s\nA,0,58,30\nB,400,30,30\n", [],
+         "A: green 58 s leaves 2 s of red"),
     ],
 )
 def test_bad_input_exit_2_and_nothing_written(tmp_path: Path, name: str, text: str | None,
@@ -46,7 +53,7 @@ def test_bad_input_exit_2_and_nothing_written(tmp_path: Path, name: str, text: s
     assert res.returncode == 2, res.stderr
     assert needle in res.stderr
     assert "Traceback" not in res.stderr
-    if "invalid choice" not in needle and "positive" not in needle:
+    if not any(w in needle for w in ("invalid choice", "positive", ">= 0")):
         error_lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
         assert len(error_lines) == 1
         assert name in error_lines[0]
@@ -75,3 +82,31 @@ def test_csv_optimize_writes_plan_and_programs(tmp_path: Path) -> None:
     assert plan["bandwidth_out_s"] + plan["bandwidth_in_s"] == pytest.approx(50, abs=1e-6)
     assert plan["efficiency"] == pytest.approx(50 / 120, abs=1e-6)
     assert (tmp_path / "out" / "programs.add.xml").is_file()
+
+
+def test_out_pointing_at_a_file_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "c.csv").write_text(GOOD)
+    (tmp_path / "taken").write_text("keep me")
+    res = run("optimize", "c.csv", "--cycle-s", "60", "--speed-kmh", "44", "--out", "taken",
+              cwd=tmp_path)
+    assert res.returncode == 2
+    assert res.stderr.strip() == ("greenwave: error: field '--out': exists and is not a "
+                                  "folder")
+    assert (tmp_path / "taken").read_text() == "keep me"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.csv", "taken"]
+
+
+def test_scenario_commands_refuse_a_csv_corridor(tmp_path: Path) -> None:
+    (tmp_path / "c.csv").write_text(GOOD)
+    res = run("build-net", "c.csv", cwd=tmp_path)
+    assert res.returncode == 2
+    assert "needs the full TOML spec" in res.stderr
+    assert not (tmp_path / "sumo_configs").exists()
+
+
+def test_seed_lists_are_checked(tmp_path: Path) -> None:
+    for seeds, needle in (("1,1", "seeds must differ"), ("1,,2", "expected seeds like"),
+                          ("a,b", "expected seeds like"), ("-3", "non-negative")):
+        res = run("demo", "--seeds", seeds, "--out", "o", cwd=tmp_path)
+        assert res.returncode == 2 and needle in res.stderr, (seeds, res.stderr)
+    assert list(tmp_path.iterdir()) == []

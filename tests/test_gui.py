@@ -23,8 +23,8 @@ def test_sumo_gui_loads_ganjiang_with_plan(ganjiang_path: Path, tmp_path: Path) 
     plan = optimize_corridor(corridor, period="offpeak")
     out = tmp_path / "plan"
     out.mkdir()
-    files = write_plan_files(plan, corridor, out, scenario)
-    config = next(f for f in files if f.name == "replay.sumocfg")
+    config = write_plan_files(plan, corridor, out, scenario).replay
+    assert config is not None
     log_file = tmp_path / "gui.log"  # sumo-gui shows messages in its window, not on stderr
     res = subprocess.run(
         [xvfb, "-a", str(binary("sumo-gui")), "-c", str(config), "--start", "--quit-on-end",

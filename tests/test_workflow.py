@@ -101,7 +101,7 @@ def test_evaluate_cli_end_to_end(small_toml: Path, tmp_path: Path) -> None:
     m = pd.read_csv(tmp_path / "eval" / "metrics.csv")
     assert list(m.columns[:8]) == ["method", "period", "direction", "trips", "travel_time_s",
                                    "delay_s", "stops_per_trip", "pass_without_stop_rate"]
-    assert set(m["method"]) == {"baseline", "greenwave"}
+    assert set(m["method"]) == {"baseline", "uncoordinated", "greenwave"}
     assert set(m["direction"]) == {"outbound", "inbound"}
     assert (m["teleports"] == 0).all()
     assert set(m["seed"]) == {7}
@@ -112,6 +112,34 @@ def test_evaluate_cli_end_to_end(small_toml: Path, tmp_path: Path) -> None:
     for d in ("outbound", "inbound"):
         # with a 35 s band in a 60 s cycle most platoons pass all four signals
         assert g.loc[d, "stops_per_trip"] < b.loc[d, "stops_per_trip"]
+        u = m[m.method == "uncoordinated"].set_index("direction")
+        assert g.loc[d, "stops_per_trip"] < u.loc[d, "stops_per_trip"]
         assert g.loc[d, "pass_without_stop_rate"] >= 0.4
         # free-flow bound: 1,200 m between signals + 2 x 200 m links at <= 50 km/h
         assert g.loc[d, "travel_time_s"] >= 1600 / (50 / 3.6) * 0.85
+
+
+def test_builtin_corridor_found_from_any_folder(tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    from greenwave.workflow import resolve_corridor_path
+
+    monkeypatch.chdir(tmp_path)
+    path = resolve_corridor_path("ganjiang")
+    repo_spec = Path(__file__).resolve().parents[1] / "networks/ganjiang/corridor.toml"
+    assert path.read_text() == repo_spec.read_text()
+    assert len(load_corridor(path).intersections) == 23
+
+
+def test_uncoordinated_reference_keeps_splits_and_zero_offsets(small_toml: Path) -> None:
+    from greenwave.workflow import uncoordinated_plan
+
+    corridor = load_corridor(small_toml)
+    plan = optimize_corridor(corridor)
+    ref = uncoordinated_plan(plan, corridor)
+    assert [s.offset_s for s in ref.signals] == [0, 0, 0, 0]
+    assert [s.green_out_s for s in ref.signals] == [s.green_out_s for s in plan.signals]
+    # By hand: all 35 s greens start at 0 and a link takes C/2 = 30 s. Leaving A at t in
+    # [0, 35], B (t + 30) and D (t + 90) need t in [0, 5] or [30, 35] (mod 60), C (t + 60)
+    # any t: two 5 s pieces, so the band is 5 s each way.
+    assert ref.bandwidth_out_s == pytest.approx(5.0)
+    assert ref.bandwidth_in_s == pytest.approx(5.0)

@@ -42,28 +42,39 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
 
 @contextlib.contextmanager
 def staged_dir(out_dir: str | os.PathLike[str]) -> Iterator[Path]:
-    """A scratch folder whose files move into *out_dir* only if the block succeeds.
+    """A scratch folder whose contents move into *out_dir* only if the block succeeds.
 
     Outputs of one command appear together or not at all: on any error the scratch folder is
-    removed and *out_dir* is left as it was (not even created).
+    removed and *out_dir* is left as it was (not even created). Each top-level entry written
+    replaces the entry of the same name in *out_dir* (a ``runs/`` folder is replaced whole, so
+    results of an earlier run never mix with new ones); other files there are left alone.
     """
     import shutil
 
+    from greenwave.errors import InputError
+
     target = Path(out_dir)
+    if target.exists() and not target.is_dir():
+        raise InputError("exists and is not a folder", field="--out", value=str(target))
     parent = target.resolve().parent
-    parent.mkdir(parents=True, exist_ok=True)
-    scratch = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".partial", dir=parent))
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        scratch = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".partial",
+                                        dir=parent))
+    except OSError as exc:
+        raise InputError(f"cannot create the output folder {target} ({exc.strerror})",
+                         field="--out", value=str(target)) from exc
     os.chmod(scratch, 0o777 & ~_umask())
     try:
         yield scratch
         target.mkdir(parents=True, exist_ok=True)
-        for item in sorted(scratch.rglob("*")):
-            dest = target / item.relative_to(scratch)
-            if item.is_dir():
-                dest.mkdir(parents=True, exist_ok=True)
-            else:
-                dest.parent.mkdir(parents=True, exist_ok=True)
-                os.replace(item, dest)
+        for item in sorted(scratch.iterdir()):
+            dest = target / item.name
+            if dest.is_dir() and not dest.is_symlink():
+                shutil.rmtree(dest)
+            elif dest.exists() or dest.is_symlink():
+                dest.unlink()
+            os.replace(item, dest)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 

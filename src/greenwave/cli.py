@@ -1,47 +1,63 @@
 """The ``greenwave`` command: thin wrappers around :mod:`greenwave.workflow`.
 
-Exit codes: 0 success, 1 a failure while running (solver, simulation), 2 bad usage or input.
+Exit codes: 0 success, 1 a failure while running (solver, simulation, file system),
+2 bad usage or input, 130 interrupted.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
+import os
+import signal
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from types import FrameType
 
 import pandas as pd
 
-from greenwave import workflow
+from greenwave import __version__, workflow
 from greenwave.corridor import Corridor
 from greenwave.errors import GreenwaveError, InputError
 from greenwave.plan import TimingPlan
 
+SEEDS_HELP = "comma-separated simulation seeds, the same for every method (default 1,2,3)"
+PERIOD_HELP = "demand period of the TOML spec (default: offpeak, else its first period)"
 
-def _positive(text: str) -> float:
+
+def _number(text: str, *, minimum: float = 0.0, strict: bool = True) -> float:
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number, found {text!r}") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a positive number, found {text!r}")
+    ok = math.isfinite(value) and (value > minimum if strict else value >= minimum)
+    if not ok:
+        kind = "positive" if strict and minimum == 0 else f">= {minimum:g}"
+        raise argparse.ArgumentTypeError(f"expected a finite {kind} number, found {text!r}")
     return value
 
 
+def _positive(text: str) -> float:
+    return _number(text)
+
+
+def _non_negative(text: str) -> float:
+    return _number(text, strict=False)
+
+
 def _seeds(text: str) -> tuple[int, ...]:
+    items = [s.strip() for s in text.split(",")]
     try:
-        seeds = tuple(int(s) for s in text.split(",") if s.strip())
+        seeds = tuple(int(s) for s in items)
     except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected seeds like 1,2,3, found {text!r}"
-        ) from None
-    if not seeds or any(s < 0 for s in seeds):
+        raise argparse.ArgumentTypeError(f"expected seeds like 1,2,3, found {text!r}") from None
+    if any(s < 0 for s in seeds):
         raise argparse.ArgumentTypeError(f"expected non-negative seeds, found {text!r}")
+    if len(set(seeds)) != len(seeds):
+        raise argparse.ArgumentTypeError(f"seeds must differ, found {text!r}")
     return seeds
-
-
-SEEDS_HELP = "comma-separated simulation seeds, same for every method (default 1,2,3)"
 
 
 def _add_optimize_options(p: argparse.ArgumentParser) -> None:
@@ -50,64 +66,107 @@ def _add_optimize_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--speed-in-kmh", type=_positive, help="inbound band speed [km/h]")
     p.add_argument("--mode", default="balanced", choices=["balanced", "weighted", "equal"],
                    help="band objective (default: balanced = largest total, then even)")
-    p.add_argument("--k", type=float, default=1.0,
-                   help="inbound weight for --mode weighted, in [0, 1] (default 1)")
+    p.add_argument("--k", type=_non_negative, default=1.0,
+                   help="inbound/outbound weight for --mode weighted or equal (default 1)")
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="greenwave",
         description="Coordinate an arterial's signals into a green wave and prove it in SUMO.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"greenwave {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    fmt = argparse.ArgumentDefaultsHelpFormatter
 
-    p = sub.add_parser("optimize", help="offsets maximizing the two-way band -> plan.json")
+    p = sub.add_parser("optimize", help="offsets maximizing the two-way band -> plan.json",
+                       formatter_class=fmt)
     p.add_argument("corridor", help="corridor TOML/CSV file, or a built-in name (ganjiang)")
     _add_optimize_options(p)
-    p.add_argument("--period", default="offpeak", help="demand period (TOML specs)")
+    p.add_argument("--period", help=PERIOD_HELP)
     p.add_argument("--out", default="greenwave-out", help="output folder")
 
-    p = sub.add_parser("build-net", help="generate the SUMO scenario of a corridor spec")
-    p.add_argument("corridor", nargs="?", default="ganjiang")
-    p.add_argument("--period", default="offpeak")
-    p.add_argument("--seed", type=int, default=42)
+    p = sub.add_parser("build-net", help="generate the SUMO scenario of a TOML corridor spec",
+                       formatter_class=fmt)
+    p.add_argument("corridor", nargs="?", default="ganjiang",
+                   help="corridor TOML file or built-in name")
+    p.add_argument("--period", help=PERIOD_HELP)
+    p.add_argument("--seed", type=int, default=42, help="seed written into the .sumocfg")
     p.add_argument("--out", help="output folder (default sumo_configs/<corridor>)")
 
-    p = sub.add_parser("evaluate", help="simulate a plan against the baseline in SUMO")
-    p.add_argument("corridor", nargs="?", default="ganjiang")
+    p = sub.add_parser("evaluate", help="simulate a plan against the baseline in SUMO",
+                       formatter_class=fmt)
+    p.add_argument("corridor", nargs="?", default="ganjiang",
+                   help="corridor TOML file or built-in name")
     p.add_argument("--plan", required=True, help="plan.json written by 'greenwave optimize'")
-    p.add_argument("--period", default="offpeak")
+    p.add_argument("--period", help=PERIOD_HELP)
     p.add_argument("--seeds", type=_seeds, default=(1, 2, 3), help=SEEDS_HELP)
-    p.add_argument("--end-s", type=_positive, help="simulated time [s] (default: the period)")
-    p.add_argument("--out", default="greenwave-out")
+    p.add_argument("--end-s", type=_positive,
+                   help="measure trips departing before this time [s] (default: the period)")
+    p.add_argument("--out", default="greenwave-out", help="output folder")
 
-    p = sub.add_parser("demo", help="the main job on the built-in Ganjiang corridor")
-    p.add_argument("--out", default="greenwave-out")
-    p.add_argument("--period", default="offpeak")
+    p = sub.add_parser("demo", help="the main job on the built-in Ganjiang corridor",
+                       formatter_class=fmt)
+    p.add_argument("--out", default="greenwave-out", help="output folder")
+    p.add_argument("--period", help=PERIOD_HELP)
     p.add_argument("--seeds", type=_seeds, default=(1, 2, 3), help=SEEDS_HELP)
-    p.add_argument("--end-s", type=_positive, help="simulated time [s] (default: the period)")
+    p.add_argument("--end-s", type=_positive,
+                   help="measure trips departing before this time [s] (default: the period)")
     return parser
+
+
+def _terminate(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(128 + signum)  # unwinds like an error: scratch files are removed
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    signal.signal(signal.SIGTERM, _terminate)
+    handler = {
+        "optimize": cmd_optimize,
+        "build-net": cmd_build_net,
+        "evaluate": cmd_evaluate,
+        "demo": cmd_demo,
+    }[args.command]
     try:
-        handler = {
-            "optimize": cmd_optimize,
-            "build-net": cmd_build_net,
-            "evaluate": cmd_evaluate,
-            "demo": cmd_demo,
-        }[args.command]
         return handler(args)
     except InputError as exc:
-        print(f"greenwave: error: {exc}", file=sys.stderr)
+        _error(f"error: {exc}")
         return 2
     except GreenwaveError as exc:
-        print(f"greenwave: failed: {exc}", file=sys.stderr)
+        _error(f"failed: {exc}")
+        return 1
+    except BrokenPipeError:
+        # the reader went away (e.g. `| head`): stop quietly, as Unix tools do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    except OSError as exc:
+        where = f" {exc.filename}" if exc.filename else ""
+        _error(f"failed:{where}: {exc.strerror or exc}")
         return 1
     except KeyboardInterrupt:
-        print("greenwave: interrupted", file=sys.stderr)
+        _error("interrupted")
         return 130
+
+
+def _error(message: str) -> None:
+    print(f"greenwave: {message}", file=sys.stderr)
+
+
+def _net_dir(name: str) -> Path:
+    return Path("sumo_configs") / name
+
+
+def _scenario_corridor(name: str) -> Corridor:
+    path = workflow.resolve_corridor_path(name)
+    if path.suffix.lower() == ".csv":
+        raise InputError("this command needs the full TOML spec (phase plans, lanes, demand); "
+                         "a CSV corridor has only green windows: use it with 'optimize'",
+                         file=str(path))
+    corridor = workflow.load(path)
+    workflow.require_network_spec(corridor)
+    return corridor
 
 
 def cmd_optimize(args: argparse.Namespace) -> int:
@@ -115,27 +174,26 @@ def cmd_optimize(args: argparse.Namespace) -> int:
     from greenwave.optimize import optimize_corridor
 
     corridor = workflow.load(args.corridor, cycle_s=args.cycle_s, speed_kmh=args.speed_kmh)
+    period = args.period or corridor.default_period
     if corridor.demand:
-        corridor.period(args.period)
+        corridor.period(period)
     plan = optimize_corridor(corridor, speed_in_kmh=args.speed_in_kmh, mode=args.mode,
-                             k=args.k, period=args.period if corridor.demand else "")
+                             k=args.k, period=period if corridor.demand else "")
     scenario = None
-    if corridor.has_phases:
-        scenario = workflow.build_scenario(corridor, _net_dir(corridor.name),
-                                           period=args.period)
+    if corridor.has_phases and corridor.demand:
+        scenario = workflow.build_scenario(corridor, _net_dir(corridor.name), period=period)
     with staged_dir(args.out) as tmp:
-        workflow.write_plan_files(plan, corridor, tmp, scenario)
+        files = workflow.write_plan_files(plan, corridor, tmp, scenario)
     print(_plan_summary(plan, corridor))
-    print(f"wrote {Path(args.out) / 'plan.json'} and {Path(args.out) / 'programs.add.xml'}")
+    out = Path(args.out)
+    written = [files.plan_json, files.programs, files.diagram, files.replay,
+               *files.reference_programs.values()]
+    print("wrote " + ", ".join(str(out / f.name) for f in written if f is not None))
     return 0
 
 
-def _net_dir(name: str) -> Path:
-    return Path("sumo_configs") / name
-
-
 def cmd_build_net(args: argparse.Namespace) -> int:
-    corridor = workflow.load(args.corridor)
+    corridor = _scenario_corridor(args.corridor)
     out = Path(args.out) if args.out else _net_dir(corridor.name)
     scenario = workflow.build_scenario(corridor, out, period=args.period, seed=args.seed,
                                        progress=workflow.stderr_progress)
@@ -147,67 +205,66 @@ def cmd_build_net(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from greenwave._io import staged_dir
-    from greenwave.metrics import write_metrics_csv
-    from greenwave.plan import read_plan
+    from greenwave.plan import check_plan_matches, read_plan
 
-    corridor = workflow.load(args.corridor)
+    corridor = _scenario_corridor(args.corridor)
     plan = read_plan(args.plan)
-    if plan.corridor and plan.corridor != corridor.name:
-        raise InputError(f"plan is for corridor {plan.corridor!r}, not {corridor.name!r}",
-                         file=args.plan, field="corridor", value=plan.corridor)
-    if abs(plan.cycle_s - (corridor.cycle_s or 0)) > 1e-9:
+    if not math.isclose(plan.cycle_s, corridor.cycle_s or 0.0):
         corridor = corridor.with_cycle(plan.cycle_s)
-    scenario = workflow.build_scenario(corridor, _net_dir(corridor.name), period=args.period,
-                                       progress=workflow.stderr_progress)
-    with staged_dir(args.out) as tmp:
-        files = workflow.write_plan_files(plan, corridor, tmp, scenario)
-        metrics = workflow.evaluate(scenario, files[1], out_dir=tmp, end_s=args.end_s,
-                                    seeds=args.seeds, progress=workflow.stderr_progress)
-        write_metrics_csv(metrics, tmp / "metrics.csv")
-    _print_metrics(metrics, corridor)
-    print(f"wrote {Path(args.out) / 'metrics.csv'}")
+    check_plan_matches(plan, corridor, args.plan)
+    _simulate_and_report(args, corridor, plan, scenario_period=args.period)
     return 0
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from greenwave._io import staged_dir
-    from greenwave.diagrams import time_space_diagram
-    from greenwave.metrics import write_metrics_csv
     from greenwave.optimize import optimize_corridor
 
     say = workflow.stderr_progress
     t0 = time.perf_counter()
     corridor = workflow.load("ganjiang")
-    corridor.period(args.period)
+    period = args.period or corridor.default_period
+    corridor.period(period)
     say(f"[1/4] corridor {corridor.name}: {len(corridor.intersections)} signals, "
         f"{corridor.length_m / 1000:.1f} km, cycle {corridor.cycle_s:g} s, "
         f"band speed {corridor.speed_kmh:g} km/h")
-    scenario = workflow.build_scenario(corridor, _net_dir(corridor.name), period=args.period,
-                                       progress=lambda m: say(f"[2/4] {m}"))
-    say("[3/4] optimizing offsets (MAXBAND MILP)")
-    plan = optimize_corridor(corridor, period=args.period)
+    say("[2/4] optimizing offsets (MAXBAND MILP)")
+    plan = optimize_corridor(corridor, period=period)
     say(f"      bands {plan.bandwidth_out_s:.1f} s / {plan.bandwidth_in_s:.1f} s, "
         f"solved in {plan.solver.get('solve_s', 0):.2f} s ({plan.solver.get('status')})")
-    with staged_dir(args.out) as tmp:
-        files = workflow.write_plan_files(plan, corridor, tmp, scenario)
-        time_space_diagram(plan, tmp / "time_space.png",
-                           outbound_name=corridor.outbound_name,
-                           inbound_name=corridor.inbound_name,
-                           title=f"{corridor.description or corridor.name} — {args.period}")
-        metrics = workflow.evaluate(scenario, files[1], out_dir=tmp, end_s=args.end_s,
-                                    seeds=args.seeds, progress=lambda m: say(f"[4/4] {m}"))
+    _simulate_and_report(args, corridor, plan, scenario_period=period, step="[3/4]")
+    print(f"done in {time.perf_counter() - t0:.0f} s")
+    return 0
+
+
+def _simulate_and_report(args: argparse.Namespace, corridor: Corridor, plan: TimingPlan, *,
+                         scenario_period: str | None, step: str = "") -> None:
+    """Build the scenario, write the plan files, simulate all methods, report."""
+    from greenwave._io import staged_dir
+    from greenwave.metrics import write_metrics_csv
+
+    def say(message: str) -> None:
+        workflow.stderr_progress(f"{step} {message}" if step else message)
+
+    scenario = workflow.build_scenario(corridor, _net_dir(corridor.name),
+                                       period=scenario_period, progress=say)
+    out = Path(args.out)
+    with staged_dir(out) as tmp:
+        files = workflow.write_plan_files(plan, corridor, tmp, scenario, seed=args.seeds[0],
+                                          end_s=args.end_s)
+        methods = {**{m: (f,) for m, f in files.reference_programs.items()},
+                   "greenwave": (files.programs,)}
+        if step:
+            step = step.replace("3/4", "4/4")
+        metrics = workflow.evaluate(scenario, methods, out_dir=tmp, end_s=args.end_s,
+                                    seeds=args.seeds, progress=say)
         write_metrics_csv(metrics, tmp / "metrics.csv")
     print()
     print(_plan_summary(plan, corridor))
     print()
     _print_metrics(metrics, corridor)
-    out = Path(args.out)
-    print(f"outputs in {out}/: plan.json, programs.add.xml, metrics.csv, time_space.png, "
-          "replay.sumocfg, runs/")
+    print(f"outputs in {out}/: plan.json, programs.add.xml, uncoordinated.add.xml, metrics.csv, "
+          "time_space.png, replay.sumocfg, runs/")
     print(f"replay in sumo-gui: sumo-gui -c {out / 'replay.sumocfg'}")
-    print(f"done in {time.perf_counter() - t0:.0f} s")
-    return 0
 
 
 def _print_metrics(metrics: pd.DataFrame, corridor: Corridor) -> None:
@@ -235,6 +292,9 @@ def _plan_summary(plan: TimingPlan, corridor: Corridor) -> str:
         f"  efficiency (b + b̄)/2C: {plan.efficiency:.1%}   solver: "
         f"{plan.solver.get('status', '?')}, gap {plan.solver.get('gap', 0):.2g}",
     ]
+    if plan.solver.get("two_way") is False:
+        lines.append("  note: no offsets give a band in both directions at this cycle and "
+                     "speed; this is the best one-way plan")
     return "\n".join(lines)
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import csv
 import math
+import re
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -131,12 +132,21 @@ class Corridor:
     def has_phases(self) -> bool:
         return all(i.phases for i in self.intersections)
 
+    @property
+    def default_period(self) -> str:
+        """``offpeak`` when the corridor defines it, else its first period ("" if none)."""
+        names = [p.name for p in self.demand]
+        if "offpeak" in names:
+            return "offpeak"
+        return names[0] if names else ""
+
     def period(self, name: str) -> PeriodDemand:
         for p in self.demand:
             if p.name == name:
                 return p
         known = ", ".join(p.name for p in self.demand) or "none"
-        raise InputError(f"unknown period {name!r}; the corridor defines: {known}", field="period")
+        raise InputError(f"unknown period {name!r}; the corridor defines: {known}",
+                         file=self.source or None, field="period", value=name)
 
     def band_problem(
         self,
@@ -265,8 +275,11 @@ def _retime(i: Intersection, cycle_s: float, source: str) -> Intersection:
         pool = sum(new[k] - mins[k] for k in free)
         for k in free:
             new[k] -= debt * (new[k] - mins[k]) / pool
-    rounded = _round_preserving_sum(new, round(sum(new)))
-    phases = tuple(replace(p, green_s=float(g)) for p, g in zip(i.phases, rounded, strict=True))
+    green_total = sum(new)
+    if math.isclose(green_total, round(green_total), abs_tol=1e-9):
+        # whole-second greens when the green time allows it (signal controllers count seconds)
+        new = [float(g) for g in _round_preserving_sum(new, round(green_total))]
+    phases = tuple(replace(p, green_s=g) for p, g in zip(i.phases, new, strict=True))
     g_out, g_in, shift, start = _windows_from_phases(phases, i.id, source)
     return replace(
         i,
@@ -650,10 +663,29 @@ class _TomlReader:
 # validation
 
 
+#: Plausible ranges: values outside are typing mistakes, not corridors.
+LIMITS: dict[str, tuple[float, float]] = {
+    "cycle_s": (10.0, 600.0),
+    "speed_kmh": (5.0, 200.0),
+    "speed_in_kmh": (5.0, 200.0),
+    "position_m": (-1e6, 1e6),
+}
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
 def _check_positive(fieldname: str, value: float, source: str) -> None:
     if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
         raise InputError(f"must be a positive number, found {value!r}", file=source or None,
                          field=fieldname, value=value)
+    _check_limits(fieldname, value, source)
+
+
+def _check_limits(fieldname: str, value: float, source: str, where: str = "") -> None:
+    lo, hi = LIMITS.get(fieldname, (-math.inf, math.inf))
+    if not lo <= value <= hi:
+        raise InputError(f"{where}{value:g} is outside the plausible range [{lo:g}, {hi:g}]",
+                         file=source or None, field=fieldname, value=value)
 
 
 def _check_green_fits(i: Intersection, cycle_s: float, source: str) -> None:
@@ -672,12 +704,20 @@ def validate(corridor: Corridor) -> None:
     if len(items) < 2:
         raise InputError("a corridor needs at least 2 intersections", file=src,
                          field="intersection")
+    if not _NAME.match(corridor.name):
+        raise InputError(f"corridor name {corridor.name!r} must be letters, digits, '_', '.' "
+                         "or '-' (it names the scenario folder)", file=src, field="name",
+                         value=corridor.name)
     seen: set[str] = set()
     for k, i in enumerate(items):
         if i.id in seen:
             raise InputError(f"duplicate intersection id {i.id!r}", file=src, field="id",
                              value=i.id)
         seen.add(i.id)
+        if not _NAME.match(i.id):
+            raise InputError(f"intersection id {i.id!r} must be letters, digits, '_', '.' or "
+                             "'-'", file=src, field="id", value=i.id)
+        _check_limits("position_m", i.position_m, corridor.source, f"intersection {i.id}: ")
         if k > 0:
             gap = i.position_m - items[k - 1].position_m
             if gap <= 0:

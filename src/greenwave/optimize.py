@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 
 from greenwave.corridor import Corridor
@@ -27,14 +28,14 @@ def optimize_corridor(
     evaluation of the returned offsets gives. ``mode`` is ``balanced`` (largest b + b̄, then
     the most even split), ``weighted`` (maximize b + k·b̄, MAXBAND's k = inbound/outbound volume
     ratio) or ``equal`` (b = b̄). With ``two_way`` (the default) both bands must exist, as in
-    classic MAXBAND; when no two-way band exists the one-way optimum is returned instead and
-    ``plan.solver["two_way"]`` says so.
+    classic MAXBAND; when no two-way band exists the one-way optimum (largest b + b̄) is
+    returned instead, whatever the mode, and ``plan.solver["two_way"]`` is False.
     """
     from greenwave.errors import InfeasibleError
     from greenwave.maxband import solve_maxband
 
-    if not 0 <= k <= 1:
-        raise InputError(f"k must lie in [0, 1], found {k:g}", field="k", value=k)
+    if not (math.isfinite(k) and k >= 0):
+        raise InputError(f"k must be a finite number >= 0, found {k!r}", field="k", value=k)
     if cycle_s is not None:
         corridor = corridor.with_cycle(cycle_s)
     if speed_kmh is not None:
@@ -49,8 +50,10 @@ def optimize_corridor(
     except InfeasibleError:
         if not two_way:
             raise
+        # No two-way band exists: the best one-way plan (largest b + b̄, one of them 0);
+        # equal or weighted shares are meaningless without a band in both directions.
         two_way = False
-        solution = solve_maxband(problem, k=k, mode=mode, time_limit_s=time_limit_s)
+        solution = solve_maxband(problem, mode="balanced", time_limit_s=time_limit_s)
     res = solution.result
     return plan_from_offsets(
         corridor,

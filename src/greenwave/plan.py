@@ -9,13 +9,14 @@ simulation's begin time.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from greenwave._io import atomic_write_text, read_json
-from greenwave.corridor import Corridor, Phase
+from greenwave.corridor import MOVEMENTS, Corridor, Phase
 from greenwave.errors import InputError
 
 
@@ -58,6 +59,28 @@ class TimingPlan:
     @property
     def offsets_s(self) -> tuple[float, ...]:
         return tuple(s.offset_s for s in self.signals)
+
+    def band_problem(self) -> Any:
+        """The plan's own band problem (positions, greens, shifts, cycle and speeds)."""
+        from greenwave.bands import BandProblem, SignalWindow
+
+        windows = tuple(
+            SignalWindow(
+                id=s.id,
+                position_m=s.position_m,
+                green_out_s=s.green_out_s,
+                green_in_s=s.green_in_s,
+                inbound_shift_s=s.green_in_start_s - s.green_out_start_s,
+            )
+            for s in self.signals
+        )
+        return BandProblem(windows, self.cycle_s, self.speed_out_kmh, self.speed_in_kmh)
+
+    def evaluate_bands(self) -> Any:
+        """Exact bands of this plan recomputed from its own green starts (a BandResult)."""
+        from greenwave.bands import evaluate_bands
+
+        return evaluate_bands(self.band_problem(), [s.green_out_start_s for s in self.signals])
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -103,52 +126,128 @@ def _signal_dict(s: SignalTiming) -> dict[str, Any]:
 
 
 def read_plan(path: str | Path) -> TimingPlan:
-    """Read a plan.json written by :meth:`TimingPlan.write_json`."""
+    """Read and check a plan.json written by :meth:`TimingPlan.write_json`.
+
+    Every number must be finite; an error names the file, the field (with the signal id) and
+    the value.
+    """
     p = Path(path)
     data: Any = read_json(p, "JSON plan")
+    reader = _PlanReader(str(p))
     if not isinstance(data, dict):
-        raise InputError("not a plan: expected a JSON object", file=str(p))
-    try:
-        signals = tuple(
-            SignalTiming(
-                id=str(s["id"]),
-                offset_s=float(s["offset_s"]),
-                green_out_start_s=float(s["green_out_start_s"]),
-                green_out_s=float(s["green_out_s"]),
-                green_in_start_s=float(s["green_in_start_s"]),
-                green_in_s=float(s["green_in_s"]),
-                position_m=float(s.get("position_m", 0.0)),
-                phases=tuple(
-                    Phase(
-                        name=str(ph["name"]),
-                        green_s=float(ph["green_s"]),
-                        yellow_s=float(ph["yellow_s"]),
-                        all_red_s=float(ph["all_red_s"]),
-                        min_green_s=float(ph["min_green_s"]),
-                        protected=frozenset(ph["protected"]),
-                        permitted=frozenset(ph["permitted"]),
-                    )
-                    for ph in s.get("phases", [])
-                ),
-            )
-            for s in data["intersections"]
+        raise reader.fail("", f"expected a JSON object, found {type(data).__name__}")
+    raw = data.get("intersections")
+    if not isinstance(raw, list) or not raw:
+        raise reader.fail("intersections", "expected a non-empty list of signals")
+    signals = tuple(reader.signal(s, k) for k, s in enumerate(raw))
+    cycle = reader.number(data, "cycle_s", "", positive=True)
+    return TimingPlan(
+        corridor=str(data.get("corridor", "")),
+        period=str(data.get("period", "")),
+        program_id=str(data.get("program_id", "greenwave")),
+        cycle_s=cycle,
+        speed_out_kmh=reader.number(data, "speed_out_kmh", "", positive=True),
+        speed_in_kmh=reader.number(data, "speed_in_kmh", "", positive=True),
+        bandwidth_out_s=reader.number(data, "bandwidth_out_s", ""),
+        bandwidth_in_s=reader.number(data, "bandwidth_in_s", ""),
+        band_out_start_s=reader.number(data, "band_out_start_s", "", default=0.0),
+        band_in_start_s=reader.number(data, "band_in_start_s", "", default=0.0),
+        signals=signals,
+        solver=data.get("solver", {}) if isinstance(data.get("solver"), dict) else {},
+    )
+
+
+class _PlanReader:
+    def __init__(self, source: str) -> None:
+        self.src = source
+
+    def fail(self, fieldname: str, message: str, value: object = None) -> InputError:
+        return InputError(message, file=self.src, field=fieldname or None, value=value)
+
+    def number(self, data: Mapping[str, Any], key: str, where: str, *, positive: bool = False,
+               default: float | None = None) -> float:
+        if key not in data:
+            if default is not None:
+                return default
+            raise self.fail(f"{where}{key}", "missing field")
+        value = data[key]
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(
+            value
+        ):
+            raise self.fail(f"{where}{key}", f"expected a finite number, found {value!r}",
+                            value)
+        if positive and value <= 0:
+            raise self.fail(f"{where}{key}", f"must be positive, found {value!r}", value)
+        return float(value)
+
+    def signal(self, s: Any, k: int) -> SignalTiming:
+        if not isinstance(s, dict):
+            raise self.fail(f"intersections[{k}]", f"expected an object, found {s!r}", s)
+        ident = s.get("id")
+        if not isinstance(ident, str) or not ident:
+            raise self.fail(f"intersections[{k}].id", f"expected a signal id, found {ident!r}",
+                            ident)
+        w = f"intersections[{ident}]."
+        phases = s.get("phases", [])
+        if not isinstance(phases, list):
+            raise self.fail(f"{w}phases", "expected a list of phases", phases)
+        return SignalTiming(
+            id=ident,
+            offset_s=self.number(s, "offset_s", w),
+            green_out_start_s=self.number(s, "green_out_start_s", w),
+            green_out_s=self.number(s, "green_out_s", w, positive=True),
+            green_in_start_s=self.number(s, "green_in_start_s", w),
+            green_in_s=self.number(s, "green_in_s", w, positive=True),
+            position_m=self.number(s, "position_m", w, default=0.0),
+            phases=tuple(self.phase(ph, f"{w}phases[{j}].") for j, ph in enumerate(phases)),
         )
-        return TimingPlan(
-            corridor=str(data.get("corridor", "")),
-            period=str(data.get("period", "")),
-            program_id=str(data.get("program_id", "greenwave")),
-            cycle_s=float(data["cycle_s"]),
-            speed_out_kmh=float(data["speed_out_kmh"]),
-            speed_in_kmh=float(data["speed_in_kmh"]),
-            bandwidth_out_s=float(data["bandwidth_out_s"]),
-            bandwidth_in_s=float(data["bandwidth_in_s"]),
-            band_out_start_s=float(data.get("band_out_start_s", 0.0)),
-            band_in_start_s=float(data.get("band_in_start_s", 0.0)),
-            signals=signals,
-            solver=data.get("solver", {}),
+
+    def phase(self, ph: Any, w: str) -> Phase:
+        if not isinstance(ph, dict):
+            raise self.fail(w.rstrip("."), f"expected an object, found {ph!r}", ph)
+        moves = {}
+        for key in ("protected", "permitted"):
+            value = ph.get(key, [])
+            if not isinstance(value, list) or not all(m in MOVEMENTS for m in value):
+                raise self.fail(f"{w}{key}", f"expected a list of movements, found {value!r}",
+                                value)
+            moves[key] = frozenset(value)
+        return Phase(
+            name=str(ph.get("name", "")),
+            green_s=self.number(ph, "green_s", w, positive=True),
+            yellow_s=self.number(ph, "yellow_s", w),
+            all_red_s=self.number(ph, "all_red_s", w),
+            min_green_s=self.number(ph, "min_green_s", w),
+            protected=moves["protected"],
+            permitted=moves["permitted"],
         )
-    except (KeyError, TypeError, ValueError) as exc:
-        raise InputError(f"malformed plan: missing or bad field {exc}", file=str(p)) from exc
+
+
+def check_plan_matches(plan: TimingPlan, corridor: Corridor, source: str = "") -> None:
+    """Raise InputError unless *plan* times exactly the corridor's signals (same ids, order,
+    and phase plans when the corridor has them)."""
+    plan_ids = [s.id for s in plan.signals]
+    if plan.corridor and plan.corridor != corridor.name:
+        raise InputError(f"plan is for corridor {plan.corridor!r}, not {corridor.name!r}",
+                         file=source or None, field="corridor", value=plan.corridor)
+    if plan_ids != list(corridor.ids):
+        missing = [i for i in corridor.ids if i not in plan_ids]
+        extra = [i for i in plan_ids if i not in corridor.ids]
+        detail = (f"missing {missing}" if missing else "") + (
+            f"{'; ' if missing else ''}unknown {extra}" if extra else "")
+        raise InputError(f"plan signals do not match the corridor's "
+                         f"({detail or 'different order'})", file=source or None,
+                         field="intersections")
+    if corridor.has_phases:
+        for s in plan.signals:
+            if not s.phases:
+                raise InputError(f"signal {s.id} has no phases; the corridor needs its phase "
+                                 "plan", file=source or None, field=f"intersections[{s.id}]")
+            total = sum(p.duration_s for p in s.phases)
+            if not math.isclose(total, plan.cycle_s, abs_tol=1e-6):
+                raise InputError(f"signal {s.id}: phases add up to {total:g} s but cycle_s is "
+                                 f"{plan.cycle_s:g} s", file=source or None,
+                                 field=f"intersections[{s.id}].phases", value=total)
 
 
 def plan_from_offsets(

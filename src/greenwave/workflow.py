@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -47,8 +48,11 @@ def resolve_corridor_path(name_or_path: str | Path) -> Path:
     for base in (Path.cwd(), REPO_ROOT):
         if (base / rel).is_file():
             return base / rel
-    raise InputError(f"built-in corridor {name_or_path!r} not found at {rel} (run from the "
-                     "greenwave checkout)")
+    packaged = Path(str(files("greenwave") / "data" / f"{name_or_path}.toml"))
+    if packaged.is_file():
+        return packaged
+    raise InputError(f"built-in corridor {name_or_path!r} is missing from this installation "
+                     f"(looked for {rel} and {packaged})")
 
 
 def load(name_or_path: str | Path, **kwargs: Any) -> Corridor:
@@ -67,51 +71,118 @@ class Scenario:
     seed: int
 
 
-def build_scenario(corridor: Corridor, out_dir: str | Path, *, period: str = "offpeak",
-                   seed: int = 42, progress: Progress = quiet) -> Scenario:
-    """Network, demand and config for *corridor* in *out_dir* (deterministic)."""
-    from greenwave.sumo.demand import write_demand, write_sumocfg
-    from greenwave.sumo.netbuild import build_network
+def require_network_spec(corridor: Corridor) -> None:
+    """Raise InputError unless the corridor can be built into a SUMO network."""
+    if not corridor.has_phases or not corridor.demand:
+        raise InputError(
+            "building a SUMO network needs the full TOML spec (phase plans, lanes and demand "
+            "periods); a CSV corridor has only green windows: use it with 'optimize'",
+            file=corridor.source or None,
+        )
 
-    if not corridor.has_phases:
-        raise InputError("building a SUMO network needs the full TOML spec with phase plans",
-                         file=corridor.source)
-    corridor.period(period)
+
+def build_scenario(corridor: Corridor, out_dir: str | Path, *, period: str | None = None,
+                   seed: int = 42, progress: Progress = quiet) -> Scenario:
+    """Network, demand and config for *corridor* in *out_dir* (deterministic).
+
+    The files are built in a scratch folder and moved into *out_dir* together, so a failed
+    build leaves no half-written scenario.
+    """
+    from greenwave._io import staged_dir
+    from greenwave.sumo.demand import write_demand, write_sumocfg
+    from greenwave.sumo.netbuild import build_network, load_layout
+
+    require_network_spec(corridor)
+    period = period or corridor.default_period
+    duration = corridor.period(period).duration_s
     out = Path(out_dir)
     progress(f"building SUMO network for {corridor.name} in {out}")
-    layout = build_network(corridor, out, period=period, seed=seed)
-    routes = write_demand(corridor, layout, period, out / f"{period}.rou.xml", seed=seed)
-    duration = corridor.period(period).duration_s
-    write_sumocfg(out, layout.net_file, [routes], [], 0, duration, seed)
-    return Scenario(corridor, period, out, layout, routes, seed)
+    with staged_dir(out) as tmp:
+        layout = build_network(corridor, tmp, period=period, seed=seed)
+        routes = write_demand(corridor, layout, period, tmp / f"{period}.rou.xml", seed=seed)
+        write_sumocfg(tmp, layout.net_file, [routes], [], 0, duration, seed)
+    layout = load_layout(out / "layout.json")
+    return Scenario(corridor, period, out, layout, out / f"{period}.rou.xml", seed)
 
 
-def write_plan_files(plan: TimingPlan, corridor: Corridor, out_dir: Path,
-                     scenario: Scenario | None = None) -> list[Path]:
-    """plan.json, the SUMO additional file with the plan's programs and, with a scenario, a
-    ``replay.sumocfg`` that loads network, demand and plan (for sumo-gui)."""
-    written = [plan.write_json(out_dir / "plan.json")]
+@dataclass(frozen=True)
+class PlanFiles:
+    """Files written for a plan (see :func:`write_plan_files`)."""
+
+    plan_json: Path
+    programs: Path
+    diagram: Path
+    reference_programs: Mapping[str, Path]  # method name -> additional file
+    replay: Path | None
+
+
+def uncoordinated_plan(plan: TimingPlan, corridor: Corridor) -> TimingPlan:
+    """The same cycle and splits with every offset 0 (phase 0 starts at t = k·C everywhere).
+
+    Simulated beside the plan it separates what coordination gains from what the new cycle
+    and splits gain; its bands are evaluated exactly like any plan's.
+    """
+    from greenwave.bands import evaluate_bands
+    from greenwave.plan import plan_from_offsets
+
+    timed = corridor.with_cycle(plan.cycle_s)
+    starts = [i.out_green_start_s for i in timed.intersections]
+    problem = timed.band_problem(speed_kmh=plan.speed_out_kmh, speed_in_kmh=plan.speed_in_kmh)
+    bands = evaluate_bands(problem, starts)
+    return plan_from_offsets(
+        timed, starts,
+        bandwidth_out_s=bands.bandwidth_out_s, bandwidth_in_s=bands.bandwidth_in_s,
+        band_out_start_s=bands.band_out_start_s, band_in_start_s=bands.band_in_start_s,
+        speed_out_kmh=plan.speed_out_kmh, speed_in_kmh=plan.speed_in_kmh,
+        period=plan.period, program_id="uncoordinated",
+        solver={"method": "uncoordinated (all offsets 0)"},
+    )
+
+
+def write_plan_files(
+    plan: TimingPlan,
+    corridor: Corridor,
+    out_dir: Path,
+    scenario: Scenario | None = None,
+    *,
+    seed: int | None = None,
+    end_s: float | None = None,
+) -> PlanFiles:
+    """plan.json, the plan's SUMO programs and its time-space diagram; with a scenario also
+    the programs of the uncoordinated reference and ``replay.sumocfg`` (network, demand and
+    plan, for sumo-gui; *seed* and *end_s* as simulated)."""
+    from greenwave.diagrams import time_space_diagram
+
+    plan_json = plan.write_json(out_dir / "plan.json")
     add = out_dir / "programs.add.xml"
-    if corridor.has_phases and scenario is not None:
-        from greenwave.sumo.demand import write_sumocfg
-        from greenwave.sumo.programs import write_programs
-
-        written.append(write_programs(plan, scenario.layout.net_file, corridor, scenario.layout,
-                                      add))
-        duration = corridor.period(scenario.period).duration_s
-        written.append(write_sumocfg(out_dir, scenario.layout.net_file, [scenario.routes_file],
-                                     [add], 0, duration, scenario.seed,
-                                     name="replay.sumocfg"))
-    else:
+    diagram = time_space_diagram(
+        plan, out_dir / "time_space.png", outbound_name=corridor.outbound_name,
+        inbound_name=corridor.inbound_name,
+        title=f"{corridor.description or corridor.name}"
+        f"{' — ' + plan.period if plan.period else ''}: cycle {plan.cycle_s:g} s",
+    )
+    if not (corridor.has_phases and scenario is not None):
         from greenwave.sumo.windows import write_window_programs
 
-        written.append(write_window_programs(plan, add))
-    return written
+        programs = write_window_programs(plan, add, source=corridor.source)
+        return PlanFiles(plan_json, programs, diagram, {}, None)
+    from greenwave.sumo.demand import write_sumocfg
+    from greenwave.sumo.programs import write_programs
+
+    layout = scenario.layout
+    write_programs(plan, layout.net_file, corridor, layout, add)
+    reference = write_programs(uncoordinated_plan(plan, corridor), layout.net_file, corridor,
+                               layout, out_dir / "uncoordinated.add.xml")
+    duration = end_s or corridor.period(scenario.period).duration_s
+    replay = write_sumocfg(out_dir, layout.net_file, [scenario.routes_file], [add], 0,
+                           duration, scenario.seed if seed is None else seed,
+                           name="replay.sumocfg")
+    return PlanFiles(plan_json, add, diagram, {"uncoordinated": reference}, replay)
 
 
 def evaluate(
     scenario: Scenario,
-    plan_additional: Path,
+    methods: Mapping[str, Sequence[Path]],
     *,
     out_dir: str | Path,
     end_s: float | None = None,
@@ -119,11 +190,14 @@ def evaluate(
     drain_s: float | None = None,
     progress: Progress = quiet,
 ) -> pd.DataFrame:
-    """Simulate the baseline and the plan on the same demand and seeds; through-trip metrics.
+    """Simulate the baseline and each method on the same demand and seeds; through-trip
+    metrics in one tidy table.
 
-    Trips departing before ``end_s`` (default: the period's duration) are measured; the
-    simulation runs ``drain_s`` longer (default: twice the corridor's free-flow time plus
-    10 min) so that they can finish. Trips still unfinished then are not counted.
+    *methods* maps a method name to the additional files holding its programs (the baseline,
+    the network's own programs, is always run first). Trips departing before ``end_s``
+    (default: the period's duration) are measured; the simulation runs ``drain_s`` longer
+    (default: twice the corridor's free-flow time plus 10 min) so that they can finish.
+    Trips still unfinished then are not counted.
     """
     from greenwave.metrics import through_trip_metrics
     from greenwave.sumo.simulate import SimulationJob, run_simulations
@@ -136,21 +210,24 @@ def evaluate(
         drain_s = 2 * span_m / (corridor.speed_limit_kmh / 3.6) + 600
     end = horizon + drain_s
     seeds = seeds or (scenario.seed,)
-    jobs = []
-    for seed in seeds:
-        for method, adds in (("baseline", ()), ("greenwave", (plan_additional,))):
-            jobs.append(SimulationJob(
-                net_file=scenario.layout.net_file,
-                route_files=(scenario.routes_file,),
-                additional_files=tuple(adds),
-                seed=seed,
-                begin_s=0.0,
-                end_s=end,
-                out_dir=out / "runs" / f"{method}_seed{seed}",
-                label=method,
-            ))
-    progress(f"simulating {len(jobs)} runs (trips departing in {horizon:g} s, run to "
-             f"{end:.0f} s; baseline and plan; seeds {', '.join(map(str, seeds))})")
+    runs: dict[str, Sequence[Path]] = {"baseline": (), **methods}
+    jobs = [
+        SimulationJob(
+            net_file=scenario.layout.net_file,
+            route_files=(scenario.routes_file,),
+            additional_files=tuple(adds),
+            seed=seed,
+            begin_s=0.0,
+            end_s=end,
+            out_dir=out / "runs" / f"{method}_seed{seed}",
+            label=method,
+        )
+        for seed in seeds
+        for method, adds in runs.items()
+    ]
+    progress(f"simulating {len(jobs)} runs ({', '.join(runs)}; seeds "
+             f"{', '.join(map(str, seeds))}; trips departing in {horizon:g} s, run to "
+             f"{end:.0f} s)")
     t0 = time.perf_counter()
     results = run_simulations(
         jobs,

@@ -265,8 +265,9 @@ def plan_thresholds(
 # writing
 
 
-def _fmt(x: float) -> str:
-    return f"{round(x, 3):g}"
+def format_time(x: float) -> str:
+    """A time [s] for SUMO XML: millisecond precision, no exponent, no trailing zeros."""
+    return f"{x:.3f}".rstrip("0").rstrip(".")
 
 
 def _offset(offset_s: float, cycle_s: float) -> float:
@@ -324,9 +325,10 @@ def write_programs(
     ))
     for tls, offset, sumo_phases in logics:
         el = ET.SubElement(root, "tlLogic", id=tls, type="static", programID=plan.program_id,
-                           offset=_fmt(offset))
+                           offset=format_time(offset))
         for p in sumo_phases:
-            ET.SubElement(el, "phase", duration=_fmt(p.duration_s), state=p.state, name=p.name)
+            ET.SubElement(el, "phase", duration=format_time(p.duration_s), state=p.state,
+                          name=p.name)
     return write_xml(root, out_file)
 
 

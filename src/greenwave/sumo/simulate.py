@@ -460,8 +460,16 @@ def run_simulations(
                 with lock:
                     on_done(job, next(finished), len(todo))
 
-    with ThreadPoolExecutor(max_workers=workers) as threads:
+    threads = ThreadPoolExecutor(max_workers=workers)
+    try:
         futures = [threads.submit(run, job) for job in todo]
+        for fut in futures:
+            fut.exception()  # wait; interruptible, unlike the executor's own shutdown
+    except BaseException:
+        threads.shutdown(wait=False, cancel_futures=True)
+        _kill_children()
+        raise
+    threads.shutdown()
     results: list[SimulationResult] = []
     failures: list[tuple[SimulationJob, GreenwaveError]] = []
     for job, fut in zip(todo, futures, strict=True):
@@ -480,6 +488,19 @@ def run_simulations(
     return results
 
 
+_CHILDREN: set[subprocess.Popen[bytes]] = set()
+_CHILDREN_LOCK = threading.Lock()
+
+
+def _kill_children() -> None:
+    """End every worker process still running (on interrupt or error of the caller)."""
+    with _CHILDREN_LOCK:
+        children = list(_CHILDREN)
+    for proc in children:
+        with contextlib.suppress(OSError):
+            proc.kill()
+
+
 def _run_isolated(job: SimulationJob) -> SimulationResult:
     """Run *job* in a fresh Python process.
 
@@ -489,18 +510,25 @@ def _run_isolated(job: SimulationJob) -> SimulationResult:
     with tempfile.TemporaryDirectory(prefix="greenwave-job-") as tmp:
         job_file, result_file = Path(tmp) / "job.pickle", Path(tmp) / "result.pickle"
         job_file.write_bytes(pickle.dumps(job))
-        proc = subprocess.run(
+        proc = subprocess.Popen(
             [sys.executable, "-m", "greenwave.sumo._worker", str(job_file), str(result_file)],
-            capture_output=True,
-            check=False,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
         )
+        with _CHILDREN_LOCK:
+            _CHILDREN.add(proc)
+        try:
+            _, stderr = proc.communicate()
+        finally:
+            with _CHILDREN_LOCK:
+                _CHILDREN.discard(proc)
         if result_file.is_file():
             status, payload = pickle.loads(result_file.read_bytes())
             if status == "ok":
                 result: SimulationResult = payload
                 return result
             raise payload
-    detail = proc.stderr.decode(errors="replace").strip().splitlines()[-1:] or [""]
+    detail = stderr.decode(errors="replace").strip().splitlines()[-1:] or [""]
     raise SimulationError(
         f"simulation {job.label!r} ({job.net_file}): the SUMO process died without an "
         f"error message (exit {proc.returncode}; a crash inside SUMO, e.g. on a malformed "

@@ -13,6 +13,7 @@ from pathlib import Path
 from greenwave._io import atomic_open
 from greenwave.errors import InputError
 from greenwave.plan import TimingPlan
+from greenwave.sumo.programs import format_time
 
 
 def _link_char(t: float, start: float, green: float, yellow: float, cycle: float) -> str:
@@ -32,13 +33,20 @@ def window_phases(
     cycle_s: float,
     *,
     yellow_s: float = 3.0,
+    signal_id: str = "",
+    source: str = "",
 ) -> list[tuple[float, str]]:
-    """(duration, state) phases for the two through links, starting at the outbound green."""
-    for g in (green_out_s, green_in_s):
+    """(duration, state) phases for the two through links, starting at the outbound green.
+
+    A green shorter than the cycle must leave room for its yellow (g <= C - yellow_s).
+    """
+    for name, g in (("green_out_s", green_out_s), ("green_in_s", green_in_s)):
         if g < cycle_s and cycle_s - g < yellow_s:
             raise InputError(
-                f"red of {cycle_s - g:g} s is shorter than the yellow {yellow_s:g} s",
-                field="green_s", value=g,
+                f"intersection {signal_id}: green {g:g} s leaves {cycle_s - g:g} s of red, "
+                f"less than the {yellow_s:g} s yellow a signal program needs (use g <= "
+                f"{cycle_s - yellow_s:g} s or g = {cycle_s:g} s)",
+                file=source or None, field=name, value=g,
             )
     rel_in = (in_start_s - out_start_s) % cycle_s
     cuts = {0.0}
@@ -62,16 +70,17 @@ def window_phases(
 
 
 def write_window_programs(plan: TimingPlan, out_file: str | Path, *,
-                          yellow_s: float = 3.0) -> Path:
+                          yellow_s: float = 3.0, source: str = "") -> Path:
     """Additional file with one two-link tlLogic per signal of a window-only plan."""
     root = ET.Element("additional")
     for s in plan.signals:
         phases = window_phases(s.green_out_start_s, s.green_out_s, s.green_in_start_s,
-                               s.green_in_s, plan.cycle_s, yellow_s=yellow_s)
+                               s.green_in_s, plan.cycle_s, yellow_s=yellow_s, signal_id=s.id,
+                               source=source)
         tl = ET.SubElement(root, "tlLogic", id=s.id, type="static", programID=plan.program_id,
-                           offset=f"{s.green_out_start_s % plan.cycle_s:g}")
+                           offset=format_time(s.green_out_start_s % plan.cycle_s))
         for duration, state in phases:
-            ET.SubElement(tl, "phase", duration=f"{duration:g}", state=state)
+            ET.SubElement(tl, "phase", duration=format_time(duration), state=state)
     ET.indent(root)
     with atomic_open(out_file) as fh:
         fh.write('<?xml version="1.0" encoding="UTF-8"?>\n')
