@@ -110,3 +110,40 @@ def test_seed_lists_are_checked(tmp_path: Path) -> None:
         res = run("demo", "--seeds", seeds, "--out", "o", cwd=tmp_path)
         assert res.returncode == 2 and needle in res.stderr, (seeds, res.stderr)
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.sumo
+def test_evaluate_refuses_broken_plans_before_simulating(tmp_path: Path) -> None:
+    import json
+
+    res = run("optimize", "ganjiang", "--out", "p", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    good = json.loads((tmp_path / "p" / "plan.json").read_text())
+
+    def variant(name: str, change: object) -> str:
+        plan = json.loads(json.dumps(good))
+        change(plan)  # type: ignore[operator]
+        (tmp_path / name).write_text(json.dumps(plan))
+        return name
+
+    cases = {
+        variant("nan.json", lambda p: p["intersections"][5].update(offset_s=float("nan"))):
+            "field 'intersections[S06].offset_s': expected a finite number, found nan",
+        variant("gap.json", lambda p: p["intersections"].pop(5)):
+            "plan signals do not match the corridor's (missing ['S06'])",
+        variant("text.json", lambda p: p["intersections"][0].update(green_out_s="long")):
+            "field 'intersections[S01].green_out_s': expected a finite number, found 'long'",
+        variant("other.json", lambda p: p.update(corridor="elsewhere")):
+            "plan is for corridor 'elsewhere', not 'ganjiang'",
+        variant("nophases.json", lambda p: p["intersections"][2].update(phases=[])):
+            "signal S03 has no phases",
+    }
+    (tmp_path / "list.json").write_text("[1, 2, 3]")
+    cases["list.json"] = "list.json: expected a JSON object, found list"
+    for name, needle in cases.items():
+        res = run("evaluate", "ganjiang", "--plan", name, "--out", "ev", cwd=tmp_path)
+        assert res.returncode == 2, (name, res.stderr)
+        assert needle in res.stderr, (name, res.stderr)
+        assert name in res.stderr
+        assert len(res.stderr.strip().splitlines()) == 1
+        assert not (tmp_path / "ev").exists()

@@ -333,7 +333,7 @@ def format_comparison(
     names = dict(direction_names or {})
     trips = pooled.set_index(["method", "period", "direction"])["trips"]
     lines = [
-        f"{'method':<11}{'period':<9}{'direction (trips)':<30}{'measure':<19}"
+        f"{'method':<15}{'period':<9}{'direction (trips)':<30}{'measure':<19}"
         f"{'baseline':>10}{'value':>10}{'change':>9}"
     ]
     for row in changes.itertuples(index=False):
@@ -349,7 +349,7 @@ def format_comparison(
             before, after = f"{row.baseline:.1f}", f"{row.value:.1f}"
             change = "-" if math.isnan(row.change_pct) else f"{row.change_pct:+.1f}%"
         lines.append(
-            f"{row.method:<11}{row.period:<9}{trip_text:<30}{_MEASURE_LABELS[row.metric]:<19}"
+            f"{row.method:<15}{row.period:<9}{trip_text:<30}{_MEASURE_LABELS[row.metric]:<19}"
             f"{before:>10}{after:>10}{change:>9}"
         )
     return "\n".join(lines)
