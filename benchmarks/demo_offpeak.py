@@ -2,7 +2,8 @@
 
 Usage: python benchmarks/demo_offpeak.py [--seeds 1,2,3]
 Runs `greenwave demo` (methods: baseline = the network's default timings, uncoordinated = the
-plan's cycle and splits with every offset 0, greenwave) and writes benchmarks/results/demo_offpeak.csv (pooled over seeds) and
+plan's cycle and splits with every offset 0, greenwave) and writes
+benchmarks/results/demo_offpeak.csv (pooled over seeds) and
 benchmarks/results/demo_offpeak_by_seed.csv (the raw metrics.csv).
 Targets: through travel time at least 20 % lower and stops per through trip at least 50 % lower
 than the baseline, in both directions.
