@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Mapping, Sequence
 from itertools import pairwise
 from pathlib import Path
 from typing import Literal
@@ -28,6 +29,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Polygon
 
 from greenwave._io import atomic_open
+from greenwave.corridor import Phase
 from greenwave.errors import InputError
 from greenwave.plan import TimingPlan
 
@@ -36,6 +38,7 @@ Corner = tuple[float, float]  # (time [s], position [m])
 
 GREEN = "#2ca02c"
 RED = "#d62728"
+YELLOW = "#f2c200"
 BAND_COLORS = {"outbound": "#1f77b4", "inbound": "#ff7f0e"}
 
 
@@ -161,24 +164,31 @@ def time_space_diagram(
     outbound_name: str = "outbound",
     inbound_name: str = "inbound",
     trajectories: pd.DataFrame | None = None,
-    size_in: tuple[float, float] = (12.0, 7.0),
+    labels: Mapping[str, str] | None = None,
+    size_in: tuple[float, float] | None = None,
     dpi: int = 100,
 ) -> Path:
     """Draw the plan's time-space diagram and save it as a PNG (atomically); return the path.
 
     The time axis covers :func:`time_window` (*cycles* cycles, more when a band needs longer).
     *trajectories* (optional) has columns ``time_s``, ``pos_m`` and ``vehicle`` (or ``id``);
-    each vehicle is drawn as a thin grey line. The image is ``size_in`` × ``dpi`` pixels.
+    each vehicle is drawn as a thin grey line. *labels* maps signal ids to the text shown on
+    the right axis (e.g. with the cross street). The image is ``size_in`` × ``dpi`` pixels
+    (default 12 in wide, taller for many signals). The yellow after each through green is
+    drawn in yellow when the plan carries its phases.
     """
+    if size_in is None:
+        size_in = (12.0, max(7.0, 0.42 * len(plan.signals)))
     window = time_window(plan, cycles)
     x_first, x_last = _span(plan)
     span_m = x_last - x_first
     scale, unit = (1000.0, "km") if span_m >= 2000.0 else (1.0, "m")
     gaps = [b.position_m - a.position_m for a, b in pairwise(plan.signals)]
-    bar = min(0.18 * min(gaps), 0.012 * span_m) / scale  # height of one direction's bar
+    bar = min(0.3 * min(gaps), 0.02 * span_m) / scale  # height of one direction's bar
 
     fig = Figure(figsize=size_in, dpi=dpi)
-    fig.subplots_adjust(left=0.08, right=0.9, top=0.92, bottom=0.18)
+    fig.subplots_adjust(left=0.08, right=0.86, top=1 - 0.55 / size_in[1],
+                        bottom=1.25 / size_in[1])
     ax = fig.add_subplot()
     for direction in ("outbound", "inbound"):
         _draw_band(ax, plan, direction, window, scale)
@@ -197,7 +207,7 @@ def time_space_diagram(
     ids.set_ylim(ax.get_ylim())
     ids.set_yticks(
         [s.position_m / scale for s in plan.signals],
-        labels=[s.id for s in plan.signals],
+        labels=[(labels or {}).get(s.id, s.id) for s in plan.signals],
         fontsize=7 if len(plan.signals) > 12 else 9,
     )
     handles = _legend_handles(plan, outbound_name, inbound_name, trajectories is not None)
@@ -241,14 +251,27 @@ def _draw_signals(
     t0, t1 = window
     for s in plan.signals:
         y = s.position_m / scale
-        for start, green, lower in (
-            (s.green_out_start_s, s.green_out_s, y),
-            (s.green_in_start_s, s.green_in_s, y - bar),
+        for start, green, lower, movement in (
+            (s.green_out_start_s, s.green_out_s, y, "out_T"),
+            (s.green_in_start_s, s.green_in_s, y - bar, "in_T"),
         ):
             ax.broken_barh([(t0, t1 - t0)], (lower, bar), facecolors=RED, zorder=2)
+            yellow = _yellow_after(s.phases, movement) if green < plan.cycle_s else 0.0
+            if yellow > 0:
+                ambers = green_intervals(start + green, yellow, plan.cycle_s, t0, t1)
+                ax.broken_barh(ambers, (lower, bar), facecolors=YELLOW, zorder=3)
             greens = green_intervals(start, green, plan.cycle_s, t0, t1)
             ax.broken_barh(greens, (lower, bar), facecolors=GREEN, zorder=3)
         ax.axhline(y, color="black", linewidth=0.4, zorder=4)
+
+
+def _yellow_after(phases: Sequence[Phase], movement: str) -> float:
+    """Yellow [s] shown when *movement*'s green ends: that of the last phase serving it."""
+    n = len(phases)
+    for k, p in enumerate(phases):
+        if p.serves(movement) and not phases[(k + 1) % n].serves(movement):
+            return p.yellow_s
+    return 0.0
 
 
 def _legend_handles(
@@ -266,7 +289,8 @@ def _legend_handles(
         Patch(
             color=GREEN, label=f"through green (upper bar {outbound_name}, lower {inbound_name})"
         ),
-        Patch(color=RED, label="no through green (red, yellow)"),
+        Patch(color=YELLOW, label="yellow"),
+        Patch(color=RED, label="red (no through green)"),
         Line2D(
             [],
             [],

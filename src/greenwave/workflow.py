@@ -158,6 +158,7 @@ def write_plan_files(
     diagram = time_space_diagram(
         plan, out_dir / "time_space.png", outbound_name=corridor.outbound_name,
         inbound_name=corridor.inbound_name,
+        labels={i.id: f"{i.id} {i.cross_street}".strip() for i in corridor.intersections},
         title=f"{corridor.description or corridor.name}"
         f"{' — ' + plan.period if plan.period else ''}: cycle {plan.cycle_s:g} s",
     )
