@@ -90,8 +90,8 @@ def test_out_pointing_at_a_file_is_refused(tmp_path: Path) -> None:
     res = run("optimize", "c.csv", "--cycle-s", "60", "--speed-kmh", "44", "--out", "taken",
               cwd=tmp_path)
     assert res.returncode == 2
-    assert res.stderr.strip() == ("greenwave: error: field '--out': exists and is not a "
-                                  "folder")
+    assert res.stderr.strip() == ("greenwave: error: field '--out': taken exists and is not "
+                                  "a folder")
     assert (tmp_path / "taken").read_text() == "keep me"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c.csv", "taken"]
 
@@ -106,7 +106,8 @@ def test_scenario_commands_refuse_a_csv_corridor(tmp_path: Path) -> None:
 
 def test_seed_lists_are_checked(tmp_path: Path) -> None:
     for seeds, needle in (("1,1", "seeds must differ"), ("1,,2", "expected seeds like"),
-                          ("a,b", "expected seeds like"), ("-3", "non-negative")):
+                          ("a,b", "expected seeds like"), ("-3", "from 0 to 2147483647"),
+                          ("2147483648", "from 0 to 2147483647")):
         res = run("demo", "--seeds", seeds, "--out", "o", cwd=tmp_path)
         assert res.returncode == 2 and needle in res.stderr, (seeds, res.stderr)
     assert list(tmp_path.iterdir()) == []
@@ -136,14 +137,41 @@ def test_evaluate_refuses_broken_plans_before_simulating(tmp_path: Path) -> None
         variant("other.json", lambda p: p.update(corridor="elsewhere")):
             "plan is for corridor 'elsewhere', not 'ganjiang'",
         variant("nophases.json", lambda p: p["intersections"][2].update(phases=[])):
-            "signal S03 has no phases",
+            "field 'intersections[S03].phases': 0 phases, the corridor's plan has 2",
+        variant("green.json", lambda p: p["intersections"][1].update(green_out_s=30)):
+            "field 'intersections[S02].green_out_s': 30 differs from the corridor's 61",
+        variant("offset.json", lambda p: p["intersections"][3].update(
+            offset_s=p["intersections"][3]["offset_s"] + 7)):
+            "field 'intersections[S04].offset_s'",
+        variant("short.json", lambda p: (p["intersections"][0]["phases"][1].update(green_s=5),
+                                         p["intersections"][0]["phases"][2].update(green_s=35))):
+            "field 'intersections[S01].phases[1].green_s': 5 s is below the corridor's 10 s",
     }
     (tmp_path / "list.json").write_text("[1, 2, 3]")
     cases["list.json"] = "list.json: expected a JSON object, found list"
     for name, needle in cases.items():
-        res = run("evaluate", "ganjiang", "--plan", name, "--out", "ev", cwd=tmp_path)
+        res = run("evaluate", "ganjiang", "--plan", name, "--out", "ev", "--seeds", "1",
+                  cwd=tmp_path)
         assert res.returncode == 2, (name, res.stderr)
         assert needle in res.stderr, (name, res.stderr)
         assert name in res.stderr
         assert len(res.stderr.strip().splitlines()) == 1
         assert not (tmp_path / "ev").exists()
+
+
+@pytest.mark.sumo
+def test_evaluate_recomputes_bands_instead_of_trusting_the_file(tmp_path: Path) -> None:
+    import json
+
+    res = run("optimize", "ganjiang", "--out", "p", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    plan = json.loads((tmp_path / "p" / "plan.json").read_text())
+    true_band = plan["bandwidth_out_s"]
+    plan["bandwidth_out_s"] = 99.0
+    (tmp_path / "boast.json").write_text(json.dumps(plan))
+    res = run("evaluate", "ganjiang", "--plan", "boast.json", "--end-s", "60", "--seeds", "1",
+              "--out", "ev", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    written = json.loads((tmp_path / "ev" / "plan.json").read_text())
+    assert written["bandwidth_out_s"] == pytest.approx(true_band, abs=1e-6)
+    assert "99.0 s" not in res.stdout

@@ -88,7 +88,9 @@ def read_json(path: str | os.PathLike[str], what: str) -> object:
     p = Path(path)
     try:
         return json.loads(p.read_text(encoding="utf-8"))
-    except (FileNotFoundError, IsADirectoryError):
+    except FileNotFoundError:
         raise InputError("no such file", file=str(p)) from None
+    except IsADirectoryError:
+        raise InputError(f"is a folder, not a {what}", file=str(p)) from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise InputError(f"not a {what} ({exc})", file=str(p)) from exc

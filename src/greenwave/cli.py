@@ -23,7 +23,7 @@ from greenwave.corridor import Corridor
 from greenwave.errors import GreenwaveError, InputError
 from greenwave.plan import TimingPlan
 
-SEEDS_HELP = "comma-separated simulation seeds, the same for every method (default 1,2,3)"
+SEEDS_HELP = "comma-separated simulation seeds, the same for every method"
 PERIOD_HELP = "demand period of the TOML spec (default: offpeak, else its first period)"
 
 
@@ -43,8 +43,11 @@ def _positive(text: str) -> float:
     return _number(text)
 
 
-def _non_negative(text: str) -> float:
-    return _number(text, strict=False)
+def _weight(text: str) -> float:
+    value = _number(text, strict=False)
+    if value > 100:
+        raise argparse.ArgumentTypeError(f"expected a weight from 0 to 100, found {text!r}")
+    return value
 
 
 def _seeds(text: str) -> tuple[int, ...]:
@@ -53,8 +56,9 @@ def _seeds(text: str) -> tuple[int, ...]:
         seeds = tuple(int(s) for s in items)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected seeds like 1,2,3, found {text!r}") from None
-    if any(s < 0 for s in seeds):
-        raise argparse.ArgumentTypeError(f"expected non-negative seeds, found {text!r}")
+    if any(not 0 <= s <= 2**31 - 1 for s in seeds):
+        raise argparse.ArgumentTypeError(
+            f"expected seeds from 0 to 2147483647 (SUMO's range), found {text!r}")
     if len(set(seeds)) != len(seeds):
         raise argparse.ArgumentTypeError(f"seeds must differ, found {text!r}")
     return seeds
@@ -66,8 +70,8 @@ def _add_optimize_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--speed-in-kmh", type=_positive, help="inbound band speed [km/h]")
     p.add_argument("--mode", default="balanced", choices=["balanced", "weighted", "equal"],
                    help="band objective (default: balanced = largest total, then even)")
-    p.add_argument("--k", type=_non_negative, default=1.0,
-                   help="inbound/outbound weight for --mode weighted or equal (default 1)")
+    p.add_argument("--k", type=_weight, default=1.0,
+                   help="inbound/outbound weight for --mode weighted or equal, 0 to 100")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -173,6 +177,7 @@ def cmd_optimize(args: argparse.Namespace) -> int:
     from greenwave._io import staged_dir
     from greenwave.optimize import optimize_corridor
 
+    _check_out(args.out)
     corridor = workflow.load(args.corridor, cycle_s=args.cycle_s, speed_kmh=args.speed_kmh)
     period = args.period or corridor.default_period
     if corridor.demand:
@@ -207,13 +212,42 @@ def cmd_build_net(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from greenwave.plan import check_plan_matches, read_plan
 
+    _check_out(args.out)
     corridor = _scenario_corridor(args.corridor)
     plan = read_plan(args.plan)
     if not math.isclose(plan.cycle_s, corridor.cycle_s or 0.0):
         corridor = corridor.with_cycle(plan.cycle_s)
-    check_plan_matches(plan, corridor, args.plan)
-    _simulate_and_report(args, corridor, plan, scenario_period=args.period)
+    plan = check_plan_matches(plan, corridor, args.plan)
+    period = args.period or plan.period or corridor.default_period
+    corridor.period(period)
+    if plan.period and plan.period != period:
+        workflow.stderr_progress(f"note: the plan was made for period {plan.period!r}; "
+                                 f"evaluating it on {period!r} demand")
+    _check_end(args.end_s, corridor, period)
+    _simulate_and_report(args, corridor, plan, scenario_period=period)
     return 0
+
+
+def _check_out(out: str) -> None:
+    """Refuse an unusable --out before any work (staged_dir checks again when writing)."""
+    if not out.strip():
+        raise InputError("empty output folder name", field="--out", value=out)
+    p = Path(out)
+    if p.exists() and not p.is_dir():
+        raise InputError(f"{out} exists and is not a folder", field="--out", value=out)
+    for parent in p.resolve().parents:
+        if parent.exists():
+            if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+                raise InputError(f"cannot create {out}: {parent} is not a writable folder",
+                                 field="--out", value=out)
+            break
+
+
+def _check_end(end_s: float | None, corridor: Corridor, period: str) -> None:
+    duration = corridor.period(period).duration_s
+    if end_s is not None and end_s > duration:
+        raise InputError(f"{end_s:g} s is beyond the period's demand ({period}: {duration:g} s)",
+                         field="--end-s", value=end_s)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -221,9 +255,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     say = workflow.stderr_progress
     t0 = time.perf_counter()
+    _check_out(args.out)
     corridor = workflow.load("ganjiang")
     period = args.period or corridor.default_period
     corridor.period(period)
+    _check_end(args.end_s, corridor, period)
     say(f"[1/4] corridor {corridor.name}: {len(corridor.intersections)} signals, "
         f"{corridor.length_m / 1000:.1f} km, cycle {corridor.cycle_s:g} s, "
         f"band speed {corridor.speed_kmh:g} km/h")
@@ -275,8 +311,15 @@ def _print_metrics(metrics: pd.DataFrame, corridor: Corridor) -> None:
     print(format_table(pool_seeds(metrics)))
     print()
     print(format_comparison(metrics, direction_names=names))
-    teleports = int(metrics.drop_duplicates(["method", "seed"])["teleports"].sum())
-    print(f"\nteleports: {teleports}")
+    runs = metrics.drop_duplicates(["method", "seed"])
+    print(f"\nteleports: {int(runs['teleports'].sum())}")
+    for run in runs[runs["not_inserted"] > 0].itertuples():
+        _error(f"warning: {run.method}, seed {run.seed}: {run.not_inserted} vehicles could not "
+               "enter the network before the run ended (demand above capacity); trip counts "
+               "and averages are not comparable")
+    for row in metrics[metrics["trips"] == 0].itertuples():
+        _error(f"warning: {row.method}, seed {row.seed}: no {row.direction} through trip was "
+               "measured (measuring window too short?)")
     print()
 
 

@@ -644,6 +644,9 @@ class _TomlReader:
                             "cross_major_vph", "cross_minor_vph", "left_share",
                             "right_share", "minor_turn_factor"), where)
         name = self.get(p, "name", where, str)
+        if not _NAME.match(name):
+            raise self.fail(f"{where}name", f"period name {name!r} must be letters, digits, "
+                            "'_', '.' or '-' (it names the demand file)", name)
         where = f"period {name}."
         values = {k: self.get(p, k, where, float, getattr(PeriodDemand, k))
                   for k in ("duration_s", "main_out_vph", "main_in_vph", "cross_major_vph",

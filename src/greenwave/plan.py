@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -223,31 +223,87 @@ class _PlanReader:
         )
 
 
-def check_plan_matches(plan: TimingPlan, corridor: Corridor, source: str = "") -> None:
-    """Raise InputError unless *plan* times exactly the corridor's signals (same ids, order,
-    and phase plans when the corridor has them)."""
+def check_plan_matches(plan: TimingPlan, corridor: Corridor, source: str = "") -> TimingPlan:
+    """Check that *plan* times exactly the corridor's signals; return it with exact bands.
+
+    The corridor must already be at the plan's cycle. Checked: same signal ids in order, the
+    same positions, through greens and inbound shifts as the corridor's, offsets consistent
+    with the green starts, and (for corridors with phase plans) phases that keep every
+    movement of the corridor's plan, each green at least its minimum and yellow and all-red
+    no shorter than the corridor's. The bands written in the file are not trusted: they are
+    recomputed from the green starts.
+    """
+    src = source or None
     plan_ids = [s.id for s in plan.signals]
     if plan.corridor and plan.corridor != corridor.name:
         raise InputError(f"plan is for corridor {plan.corridor!r}, not {corridor.name!r}",
-                         file=source or None, field="corridor", value=plan.corridor)
+                         file=src, field="corridor", value=plan.corridor)
     if plan_ids != list(corridor.ids):
         missing = [i for i in corridor.ids if i not in plan_ids]
         extra = [i for i in plan_ids if i not in corridor.ids]
         detail = (f"missing {missing}" if missing else "") + (
             f"{'; ' if missing else ''}unknown {extra}" if extra else "")
         raise InputError(f"plan signals do not match the corridor's "
-                         f"({detail or 'different order'})", file=source or None,
-                         field="intersections")
-    if corridor.has_phases:
-        for s in plan.signals:
-            if not s.phases:
-                raise InputError(f"signal {s.id} has no phases; the corridor needs its phase "
-                                 "plan", file=source or None, field=f"intersections[{s.id}]")
-            total = sum(p.duration_s for p in s.phases)
-            if not math.isclose(total, plan.cycle_s, abs_tol=1e-6):
-                raise InputError(f"signal {s.id}: phases add up to {total:g} s but cycle_s is "
-                                 f"{plan.cycle_s:g} s", file=source or None,
-                                 field=f"intersections[{s.id}].phases", value=total)
+                         f"({detail or 'different order'})", file=src, field="intersections")
+    cycle = plan.cycle_s
+    for s, i in zip(plan.signals, corridor.intersections, strict=True):
+        w = f"intersections[{s.id}]."
+        expected = {
+            "position_m": i.position_m,
+            "green_out_s": i.green_out_s,
+            "green_in_s": i.green_in_s,
+        }
+        for name, want in expected.items():
+            got = getattr(s, name)
+            if not math.isclose(got, want, abs_tol=1e-6):
+                raise InputError(f"{got:g} differs from the corridor's {want:g}", file=src,
+                                 field=w + name, value=got)
+        checks = (
+            ("green_in_start_s", s.green_in_start_s - s.green_out_start_s, i.inbound_shift_s),
+            ("offset_s", s.offset_s, s.green_out_start_s - i.out_green_start_s),
+        )
+        for name, got, want in checks:
+            if not _same_mod(got, want, cycle):
+                raise InputError(f"{getattr(s, name):g} is inconsistent with the signal's "
+                                 "other green starts and phases", file=src, field=w + name,
+                                 value=getattr(s, name))
+        if corridor.has_phases:
+            _check_phases(s, i.phases, cycle, src)
+    exact = plan.evaluate_bands()
+    return replace(
+        plan,
+        bandwidth_out_s=exact.bandwidth_out_s,
+        bandwidth_in_s=exact.bandwidth_in_s,
+        band_out_start_s=exact.band_out_start_s,
+        band_in_start_s=exact.band_in_start_s,
+    )
+
+
+def _same_mod(a: float, b: float, cycle: float) -> bool:
+    d = (a - b) % cycle
+    return min(d, cycle - d) <= 1e-6
+
+
+def _check_phases(s: SignalTiming, reference: Sequence[Phase], cycle: float,
+                  src: str | None) -> None:
+    w = f"intersections[{s.id}].phases"
+    if len(s.phases) != len(reference):
+        raise InputError(f"{len(s.phases)} phases, the corridor's plan has {len(reference)}",
+                         file=src, field=w, value=len(s.phases))
+    total = sum(p.duration_s for p in s.phases)
+    if not math.isclose(total, cycle, abs_tol=1e-6):
+        raise InputError(f"phases add up to {total:g} s but cycle_s is {cycle:g} s",
+                         file=src, field=w, value=total)
+    for k, (p, ref) in enumerate(zip(s.phases, reference, strict=True)):
+        where = f"{w}[{k}]."
+        if (p.protected, p.permitted) != (ref.protected, ref.permitted):
+            raise InputError("serves other movements than the corridor's phase", file=src,
+                             field=where + "protected")
+        for name, low in (("green_s", ref.min_green_s), ("yellow_s", ref.yellow_s),
+                          ("all_red_s", ref.all_red_s)):
+            if getattr(p, name) < low - 1e-9:
+                raise InputError(f"{getattr(p, name):g} s is below the corridor's {low:g} s",
+                                 file=src, field=where + name, value=getattr(p, name))
 
 
 def plan_from_offsets(

@@ -71,6 +71,11 @@ class Scenario:
     seed: int
 
 
+#: Shortest link between two signals that the network builder lays out (left-turn bays and
+#: junction areas need room; closer signals are one junction in practice).
+MIN_NETWORK_SPACING_M = 30.0
+
+
 def require_network_spec(corridor: Corridor) -> None:
     """Raise InputError unless the corridor can be built into a SUMO network."""
     if not corridor.has_phases or not corridor.demand:
@@ -79,6 +84,14 @@ def require_network_spec(corridor: Corridor) -> None:
             "periods); a CSV corridor has only green windows: use it with 'optimize'",
             file=corridor.source or None,
         )
+    for a, b in zip(corridor.intersections, corridor.intersections[1:], strict=False):
+        gap = b.position_m - a.position_m
+        if gap < MIN_NETWORK_SPACING_M:
+            raise InputError(
+                f"intersection {b.id}: {gap:g} m after {a.id}; the SUMO network needs at "
+                f"least {MIN_NETWORK_SPACING_M:g} m between signals",
+                file=corridor.source or None, field="position_m", value=b.position_m,
+            )
 
 
 def build_scenario(corridor: Corridor, out_dir: str | Path, *, period: str | None = None,
@@ -246,5 +259,6 @@ def evaluate(
         m["seed"] = job.seed
         m["teleports"] = res.teleports
         m["total_delay_s"] = res.total_delay_s
+        m["not_inserted"] = res.vehicles_waiting  # still queued for entry when the run ended
         frames.append(m)
     return pd.concat(frames, ignore_index=True)

@@ -315,8 +315,8 @@ def write_programs(
                                   yellow, tls_id=s.id)
         logics.append((s.id, _offset(s.offset_s, cycle), sumo_phases))
     if problems:
-        raise UnsafeProgramError("unsafe signal program, nothing written:\n  "
-                                 + "\n  ".join(problems), file=str(out_file))
+        raise UnsafeProgramError("unsafe signal program, nothing written: "
+                                 + "; ".join(problems), file=Path(out_file).name)
     root = ET.Element("additional")
     root.append(ET.Comment(
         f" greenwave plan for {plan.corridor or corridor.name}"
