@@ -175,3 +175,21 @@ def test_evaluate_recomputes_bands_instead_of_trusting_the_file(tmp_path: Path) 
     written = json.loads((tmp_path / "ev" / "plan.json").read_text())
     assert written["bandwidth_out_s"] == pytest.approx(true_band, abs=1e-6)
     assert "99.0 s" not in res.stdout
+
+
+def test_signals_too_close_for_a_network_are_refused(tmp_path: Path) -> None:
+    spec = (Path(__file__).resolve().parents[1] / "networks/ganjiang/corridor.toml").read_text()
+    (tmp_path / "close.toml").write_text(spec.replace("position_m = 380.0", "position_m = 10.0"))
+    res = run("build-net", "close.toml", cwd=tmp_path)
+    assert res.returncode == 2
+    assert res.stderr.strip() == (
+        "greenwave: error: close.toml: field 'position_m': intersection S02: 10 m after S01; "
+        "the SUMO network needs at least 30 m between signals")
+    assert not (tmp_path / "sumo_configs").exists()
+
+
+def test_end_beyond_the_period_is_refused(tmp_path: Path) -> None:
+    res = run("demo", "--end-s", "5000", "--out", "o", cwd=tmp_path)
+    assert res.returncode == 2
+    assert "5000 s is beyond the period's demand (offpeak: 3600 s)" in res.stderr
+    assert list(tmp_path.iterdir()) == []

@@ -166,6 +166,8 @@ def _toml_variant(ganjiang_path: Path, tmp_path: Path, old: str, new: str) -> Pa
         ('green_s = 11.0', 'green_s = 4.0', "below the minimum green 10"),
         ('outbound_name', 'outbund_name', "unknown field"),
         ('"out_L", "in_L"] }', '"out_X", "in_L"] }', "unknown movement 'out_X'"),
+        ('name = "offpeak"', 'name = "../../x"', "period name '../../x' must be letters"),
+        ('name = "ganjiang"', 'name = "../out"', "corridor name '../out' must be letters"),
     ],
 )
 def test_toml_bad_input(ganjiang_path: Path, tmp_path: Path, old: str, new: str,
