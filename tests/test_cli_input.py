@@ -35,6 +35,7 @@ def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
         ("c.csv", GOOD, ["--cycle-s", "-60"], "expected a finite positive number"),
         ("c.csv", GOOD, ["--cycle-s", "nan"], "expected a finite positive number"),
         ("c.csv", GOOD, ["--cycle-s", "1e9"], "outside the plausible range [10, 600]"),
+        ("c.csv", GOOD, ["--speed-in-kmh", "1e-9"], "outside the plausible range [5, 200]"),
         ("c.csv", GOOD, ["--k", "-1"], "expected a finite >= 0 number"),
         ("c.csv", "id,position_m,green_out_s,green_in_s\nA,0,30,30\nA,400,30,30\n", [],
          "duplicate intersection id 'A'"),
@@ -53,7 +54,7 @@ def test_bad_input_exit_2_and_nothing_written(tmp_path: Path, name: str, text: s
     assert res.returncode == 2, res.stderr
     assert needle in res.stderr
     assert "Traceback" not in res.stderr
-    if not any(w in needle for w in ("invalid choice", "positive", ">= 0")):
+    if not any(w in needle for w in ("invalid choice", "positive", ">= 0", "plausible")):
         error_lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
         assert len(error_lines) == 1
         assert name in error_lines[0]

@@ -43,6 +43,25 @@ def _positive(text: str) -> float:
     return _number(text)
 
 
+def _in_range(name: str, text: str) -> float:
+    from greenwave.corridor import LIMITS
+
+    value = _number(text)
+    lo, hi = LIMITS[name]
+    if not lo <= value <= hi:
+        raise argparse.ArgumentTypeError(f"{value:g} is outside the plausible range "
+                                         f"[{lo:g}, {hi:g}]")
+    return value
+
+
+def _cycle(text: str) -> float:
+    return _in_range("cycle_s", text)
+
+
+def _speed(text: str) -> float:
+    return _in_range("speed_kmh", text)
+
+
 def _weight(text: str) -> float:
     value = _number(text, strict=False)
     if value > 100:
@@ -65,9 +84,9 @@ def _seeds(text: str) -> tuple[int, ...]:
 
 
 def _add_optimize_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--cycle-s", type=_positive, help="common cycle [s] (default: the spec's)")
-    p.add_argument("--speed-kmh", type=_positive, help="band speed, both directions [km/h]")
-    p.add_argument("--speed-in-kmh", type=_positive, help="inbound band speed [km/h]")
+    p.add_argument("--cycle-s", type=_cycle, help="common cycle [s] (default: the spec's)")
+    p.add_argument("--speed-kmh", type=_speed, help="band speed, both directions [km/h]")
+    p.add_argument("--speed-in-kmh", type=_speed, help="inbound band speed [km/h]")
     p.add_argument("--mode", default="balanced", choices=["balanced", "weighted", "equal"],
                    help="band objective (default: balanced = largest total, then even)")
     p.add_argument("--k", type=_weight, default=1.0,
