@@ -102,20 +102,20 @@ def build_scenario(corridor: Corridor, out_dir: str | Path, *, period: str | Non
     build leaves no half-written scenario.
     """
     from greenwave._io import staged_dir
-    from greenwave.sumo.demand import write_demand, write_sumocfg
     from greenwave.sumo.netbuild import build_network, load_layout
 
     require_network_spec(corridor)
     period = period or corridor.default_period
-    duration = corridor.period(period).duration_s
+    corridor.period(period)
     out = Path(out_dir)
     progress(f"building SUMO network for {corridor.name} in {out}")
     with staged_dir(out) as tmp:
-        layout = build_network(corridor, tmp, period=period, seed=seed)
-        routes = write_demand(corridor, layout, period, tmp / f"{period}.rou.xml", seed=seed)
-        write_sumocfg(tmp, layout.net_file, [routes], [], 0, duration, seed)
+        # with a period the builder also writes <period>.rou.xml and corridor.sumocfg
+        build_network(corridor, tmp, period=period, seed=seed)
     layout = load_layout(out / "layout.json")
-    return Scenario(corridor, period, out, layout, out / f"{period}.rou.xml", seed)
+    if layout.routes_file is None:  # pragma: no cover - the builder's contract
+        raise InputError(f"no demand was written for period {period!r}", field="period")
+    return Scenario(corridor, period, out, layout, layout.routes_file, seed)
 
 
 @dataclass(frozen=True)
