@@ -19,6 +19,7 @@ switches each signal to the last program it loaded for it (tested in
 
 from __future__ import annotations
 
+import functools
 import math
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
@@ -54,6 +55,15 @@ class SumoPhase:
 # link → movement
 
 
+@functools.lru_cache(maxsize=4)
+def _read_net(path: str, mtime_ns: int) -> Any:
+    """A parsed net, cached per file version (a plan and its reference share one parse)."""
+    del mtime_ns  # part of the cache key only
+    import sumolib  # SUMO stays at the edge: imported only where nets are read
+
+    return sumolib.net.readNet(path)
+
+
 def movement_map(
     net_file: str | Path, corridor: Corridor, layout: NetworkLayout
 ) -> dict[str, dict[int, str]]:
@@ -64,10 +74,8 @@ def movement_map(
     ``r``/``R`` → R). Raises InputError naming the signal and link index when a link does not
     fit (e.g. a turnaround, or an edge the layout does not know).
     """
-    import sumolib  # SUMO stays at the edge: imported only where nets are read
-
     src = str(net_file)
-    net = sumolib.net.readNet(src)
+    net = _read_net(str(Path(net_file).resolve()), Path(net_file).stat().st_mtime_ns)
     out_main, in_main = set(layout.out_edges), set(layout.in_edges)
     tls_ids = list(layout.tls_ids)
     missing = [t for t in tls_ids if t not in {tls.getID() for tls in net.getTrafficLights()}]
