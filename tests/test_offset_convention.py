@@ -195,8 +195,7 @@ def test_written_program_is_active_and_anchored(tmp_path: Path) -> None:
         cycle_s=cycle,
     )
     layout = build_network(corridor, tmp_path / "net")
-    plan = plan_from_offsets(corridor, [10.0, 80.0], bandwidth_out_s=0.0, bandwidth_in_s=0.0,
-                             program_id="gw")
+    plan = plan_from_offsets(corridor, [10.0, 80.0], program_id="gw")
     assert plan.offsets_s == (10.0, 5.0)  # 80 mod 75
     add = write_programs(plan, layout.net_file, corridor, layout, tmp_path / "gw.add.xml")
     with simulation("-n", str(layout.net_file), "-a", str(add), "--begin", "57600"):

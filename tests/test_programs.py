@@ -215,7 +215,7 @@ def test_write_programs_refuses_unsafe_plans(built: Built, tmp_path: Path) -> No
     short_green = (replace(MAJOR[0], green_s=MAJOR[0].green_s - 35.0),
                    MAJOR[1], replace(MAJOR[2], green_s=MAJOR[2].green_s + 35.0))
     for phases, message in ((no_yellow, "without yellow"), (short_green, "below its minimum")):
-        plan = plan_from_offsets(c, [0, 0, 0], bandwidth_out_s=0, bandwidth_in_s=0)
+        plan = plan_from_offsets(c, [0, 0, 0])
         signals = (replace(plan.signals[0], phases=phases), *plan.signals[1:])
         out = tmp_path / "unsafe.add.xml"
         with pytest.raises(UnsafeProgramError, match=message):
@@ -260,7 +260,7 @@ def test_written_offsets_lie_in_one_cycle(built: Built, tmp_path: Path) -> None:
 @pytest.mark.sumo
 def test_written_programs_load_without_warnings(built: Built, tmp_path: Path) -> None:
     c, layout = built
-    plan = plan_from_offsets(c, [0.0, 30.0, 61.5], bandwidth_out_s=0, bandwidth_in_s=0)
+    plan = plan_from_offsets(c, [0.0, 30.0, 61.5])
     add = write_programs(plan, layout.net_file, c, layout, tmp_path / "gw.add.xml")
     log = tmp_path / "sumo.log"
     result = subprocess.run(
@@ -291,7 +291,7 @@ def observe(tls_ids: list[str], seconds: int) -> dict[str, list[tuple[float, int
 @pytest.mark.sumo
 def test_written_plan_runs_with_its_durations_and_offsets(built: Built, tmp_path: Path) -> None:
     c, layout = built
-    plan = plan_from_offsets(c, [7.0, 50.0, 88.0], bandwidth_out_s=0, bandwidth_in_s=0)
+    plan = plan_from_offsets(c, [7.0, 50.0, 88.0])
     add = write_programs(plan, layout.net_file, c, layout, tmp_path / "gw.add.xml")
     links = movement_map(layout.net_file, c, layout)
     begin = 57600

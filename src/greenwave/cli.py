@@ -286,32 +286,39 @@ def cmd_demo(args: argparse.Namespace) -> int:
     plan = optimize_corridor(corridor, period=period)
     say(f"      bands {plan.bandwidth_out_s:.1f} s / {plan.bandwidth_in_s:.1f} s, "
         f"solved in {plan.solver.get('solve_s', 0):.2f} s ({plan.solver.get('status')})")
-    _simulate_and_report(args, corridor, plan, scenario_period=period, step="[3/4]")
+    _simulate_and_report(args, corridor, plan, scenario_period=period,
+                         steps=("[3/4]", "[4/4]"))
     print(f"done in {time.perf_counter() - t0:.0f} s")
     return 0
 
 
+def _prefixed(prefix: str) -> workflow.Progress:
+    def say(message: str) -> None:
+        workflow.stderr_progress(f"{prefix} {message}" if prefix else message)
+
+    return say
+
+
 def _simulate_and_report(args: argparse.Namespace, corridor: Corridor, plan: TimingPlan, *,
-                         scenario_period: str | None, step: str = "") -> None:
-    """Build the scenario, write the plan files, simulate all methods, report."""
+                         scenario_period: str | None,
+                         steps: tuple[str, str] = ("", "")) -> None:
+    """Build the scenario, write the plan files, simulate all methods, report.
+
+    *steps* prefix the progress lines of the build and of the simulations.
+    """
     from greenwave._io import staged_dir
     from greenwave.metrics import write_metrics_csv
 
-    def say(message: str) -> None:
-        workflow.stderr_progress(f"{step} {message}" if step else message)
-
     scenario = workflow.build_scenario(corridor, _net_dir(corridor.name),
-                                       period=scenario_period, progress=say)
+                                       period=scenario_period, progress=_prefixed(steps[0]))
     out = Path(args.out)
     with staged_dir(out) as tmp:
         files = workflow.write_plan_files(plan, corridor, tmp, scenario, seed=args.seeds[0],
                                           end_s=args.end_s)
         methods = {**{m: (f,) for m, f in files.reference_programs.items()},
                    "greenwave": (files.programs,)}
-        if step:
-            step = step.replace("3/4", "4/4")
         metrics = workflow.evaluate(scenario, methods, out_dir=tmp, end_s=args.end_s,
-                                    seeds=args.seeds, progress=say)
+                                    seeds=args.seeds, progress=_prefixed(steps[1]))
         write_metrics_csv(metrics, tmp / "metrics.csv")
     print()
     print(_plan_summary(plan, corridor))

@@ -54,14 +54,9 @@ def optimize_corridor(
         # equal or weighted shares are meaningless without a band in both directions.
         two_way = False
         solution = solve_maxband(problem, mode="balanced", time_limit_s=time_limit_s)
-    res = solution.result
     return plan_from_offsets(
         corridor,
         solution.green_out_start_s,
-        bandwidth_out_s=res.bandwidth_out_s,
-        bandwidth_in_s=res.bandwidth_in_s,
-        band_out_start_s=res.band_out_start_s,
-        band_in_start_s=res.band_in_start_s,
         speed_out_kmh=problem.speed_out_kmh,
         speed_in_kmh=problem.speed_in_kmh,
         period=period,

@@ -82,6 +82,17 @@ class TimingPlan:
 
         return evaluate_bands(self.band_problem(), [s.green_out_start_s for s in self.signals])
 
+    def with_exact_bands(self) -> TimingPlan:
+        """This plan with its band fields recomputed exactly from its green starts."""
+        exact = self.evaluate_bands()
+        return replace(
+            self,
+            bandwidth_out_s=exact.bandwidth_out_s,
+            bandwidth_in_s=exact.bandwidth_in_s,
+            band_out_start_s=exact.band_out_start_s,
+            band_in_start_s=exact.band_in_start_s,
+        )
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "corridor": self.corridor,
@@ -269,14 +280,7 @@ def check_plan_matches(plan: TimingPlan, corridor: Corridor, source: str = "") -
                                  value=getattr(s, name))
         if corridor.has_phases:
             _check_phases(s, i.phases, cycle, src)
-    exact = plan.evaluate_bands()
-    return replace(
-        plan,
-        bandwidth_out_s=exact.bandwidth_out_s,
-        bandwidth_in_s=exact.bandwidth_in_s,
-        band_out_start_s=exact.band_out_start_s,
-        band_in_start_s=exact.band_in_start_s,
-    )
+    return plan.with_exact_bands()
 
 
 def _same_mod(a: float, b: float, cycle: float) -> bool:
@@ -310,17 +314,17 @@ def plan_from_offsets(
     corridor: Corridor,
     green_out_start_s: Sequence[float],
     *,
-    bandwidth_out_s: float,
-    bandwidth_in_s: float,
-    band_out_start_s: float = 0.0,
-    band_in_start_s: float = 0.0,
     speed_out_kmh: float | None = None,
     speed_in_kmh: float | None = None,
     period: str = "",
     program_id: str = "greenwave",
     solver: Mapping[str, Any] | None = None,
 ) -> TimingPlan:
-    """Build a plan from outbound green starts in the common frame (one per intersection)."""
+    """Build a plan from outbound green starts in the common frame (one per intersection).
+
+    Its bands are computed exactly from these green starts (a plan cannot carry other bands
+    than the ones its offsets give).
+    """
     cycle = corridor.cycle_s
     if cycle is None:
         raise InputError("corridor has no cycle", field="cycle_s")
@@ -344,12 +348,12 @@ def plan_from_offsets(
         cycle_s=cycle,
         speed_out_kmh=speed_out_kmh or corridor.speed_kmh,
         speed_in_kmh=speed_in_kmh or corridor.speed_in_kmh or corridor.speed_kmh,
-        bandwidth_out_s=bandwidth_out_s,
-        bandwidth_in_s=bandwidth_in_s,
-        band_out_start_s=band_out_start_s,
-        band_in_start_s=band_in_start_s,
+        bandwidth_out_s=0.0,
+        bandwidth_in_s=0.0,
+        band_out_start_s=0.0,
+        band_in_start_s=0.0,
         signals=tuple(signals),
         period=period,
         program_id=program_id,
         solver=dict(solver or {}),
-    )
+    ).with_exact_bands()

@@ -135,17 +135,11 @@ def uncoordinated_plan(plan: TimingPlan, corridor: Corridor) -> TimingPlan:
     Simulated beside the plan it separates what coordination gains from what the new cycle
     and splits gain; its bands are evaluated exactly like any plan's.
     """
-    from greenwave.bands import evaluate_bands
     from greenwave.plan import plan_from_offsets
 
     timed = corridor.with_cycle(plan.cycle_s)
-    starts = [i.out_green_start_s for i in timed.intersections]
-    problem = timed.band_problem(speed_kmh=plan.speed_out_kmh, speed_in_kmh=plan.speed_in_kmh)
-    bands = evaluate_bands(problem, starts)
     return plan_from_offsets(
-        timed, starts,
-        bandwidth_out_s=bands.bandwidth_out_s, bandwidth_in_s=bands.bandwidth_in_s,
-        band_out_start_s=bands.band_out_start_s, band_in_start_s=bands.band_in_start_s,
+        timed, [i.out_green_start_s for i in timed.intersections],
         speed_out_kmh=plan.speed_out_kmh, speed_in_kmh=plan.speed_in_kmh,
         period=plan.period, program_id="uncoordinated",
         solver={"method": "uncoordinated (all offsets 0)"},
