@@ -202,14 +202,6 @@ def write_demand(
     return write_xml(root, Path(out_file))
 
 
-def entry_totals(flows: Sequence[ODFlow]) -> dict[str, float]:
-    """Total flow per origin [veh/h] (useful to check a demand against its spec)."""
-    totals: dict[str, float] = {}
-    for f in flows:
-        totals[f.origin] = totals.get(f.origin, 0.0) + f.vph
-    return totals
-
-
 def write_sumocfg(
     out_dir: str | Path,
     net: str | Path,
