@@ -138,15 +138,20 @@ def test_evaluate_refuses_broken_plans_before_simulating(tmp_path: Path) -> None
         variant("other.json", lambda p: p.update(corridor="elsewhere")):
             "plan is for corridor 'elsewhere', not 'ganjiang'",
         variant("nophases.json", lambda p: p["intersections"][2].update(phases=[])):
-            "field 'intersections[S03].phases': 0 phases, the corridor's plan has 2",
+            (
+                "field 'intersections[S03].phases': no phases; the corridor's signals have a "
+                "phase plan"),
         variant("green.json", lambda p: p["intersections"][1].update(green_out_s=30)):
-            "field 'intersections[S02].green_out_s': 30 differs from the corridor's 61",
+            "field 'intersections[S02].green_out_s': 30 differs from the 61 its phases give",
         variant("offset.json", lambda p: p["intersections"][3].update(
             offset_s=p["intersections"][3]["offset_s"] + 7)):
             "field 'intersections[S04].offset_s'",
         variant("short.json", lambda p: (p["intersections"][0]["phases"][1].update(green_s=5),
                                          p["intersections"][0]["phases"][2].update(green_s=35))):
             "field 'intersections[S01].phases[1].green_s': 5 s is below the corridor's 10 s",
+        variant("noleft.json", lambda p: p["intersections"][0]["phases"][1].update(
+            protected=[])):
+            "field 'intersections[S01].phases': no phase gives in_L the protected green",
     }
     (tmp_path / "list.json").write_text("[1, 2, 3]")
     cases["list.json"] = "list.json: expected a JSON object, found list"

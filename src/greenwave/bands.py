@@ -50,6 +50,10 @@ class SignalWindow:
         green_in_s: inbound through green duration [s], ``0 < ḡ <= cycle``.
         inbound_shift_s: start of the inbound through green minus start of the outbound
             through green at this signal [s] (any real; taken modulo the cycle).
+        queue_out_s: queue clearance at the start of the outbound green [s]: the band may
+            only pass from ``start + queue_out_s`` on (vehicles queued from turning-in flows
+            are released first; MAXBAND's τ). ``0 <= queue_out_s < green_out_s``.
+        queue_in_s: the same for the inbound green [s].
     """
 
     id: str
@@ -57,6 +61,8 @@ class SignalWindow:
     green_out_s: float
     green_in_s: float
     inbound_shift_s: float = 0.0
+    queue_out_s: float = 0.0
+    queue_in_s: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -71,15 +77,24 @@ class BandProblem:
         cycle_s: common cycle length ``C`` [s].
         speed_out_kmh: outbound progression speed [km/h].
         speed_in_kmh: inbound progression speed [km/h].
+        link_speeds_out_kmh: optional outbound progression speed of every link [km/h]
+            (link ``j`` joins signal ``j`` to ``j + 1``; ``n - 1`` values); when given it
+            replaces ``speed_out_kmh`` for travel times.
+        link_speeds_in_kmh: the same for the inbound direction (link ``j`` is still the one
+            between signals ``j`` and ``j + 1``, travelled from ``j + 1`` to ``j``).
     """
 
     signals: tuple[SignalWindow, ...]
     cycle_s: float
     speed_out_kmh: float
     speed_in_kmh: float
+    link_speeds_out_kmh: tuple[float, ...] = ()
+    link_speeds_in_kmh: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "signals", tuple(self.signals))
+        object.__setattr__(self, "link_speeds_out_kmh", tuple(self.link_speeds_out_kmh))
+        object.__setattr__(self, "link_speeds_in_kmh", tuple(self.link_speeds_in_kmh))
         problems = _problem_errors(self)
         if problems:
             field_name, value, _ = problems[0]
@@ -101,17 +116,22 @@ class BandProblem:
         """Smallest inbound through green [s]: an upper bound of the inbound band."""
         return min(s.green_in_s for s in self.signals)
 
+    def link_travel_out_s(self) -> tuple[float, ...]:
+        """Outbound travel time of every link [s] (``n - 1`` values)."""
+        return _link_times(self.signals, self.link_speeds_out_kmh, self.speed_out_kmh)
+
+    def link_travel_in_s(self) -> tuple[float, ...]:
+        """Inbound travel time of every link [s] (link ``j``: from signal ``j + 1`` to ``j``)."""
+        return _link_times(self.signals, self.link_speeds_in_kmh, self.speed_in_kmh)
+
     def arrival_out_s(self) -> tuple[float, ...]:
         """Outbound travel time from signal 0 to each signal [s] (0 for signal 0)."""
-        speed_ms = self.speed_out_kmh / _KMH_PER_MS
-        x0 = self.signals[0].position_m
-        return tuple((s.position_m - x0) / speed_ms for s in self.signals)
+        return tuple(itertools.accumulate(self.link_travel_out_s(), initial=0.0))
 
     def arrival_in_s(self) -> tuple[float, ...]:
         """Inbound travel time from the last signal to each signal [s] (0 for the last)."""
-        speed_ms = self.speed_in_kmh / _KMH_PER_MS
-        x_last = self.signals[-1].position_m
-        return tuple((x_last - s.position_m) / speed_ms for s in self.signals)
+        backwards = itertools.accumulate(reversed(self.link_travel_in_s()), initial=0.0)
+        return tuple(reversed(tuple(backwards)))
 
     def reversed(self) -> BandProblem:
         """The corridor seen from its other end.
@@ -129,6 +149,8 @@ class BandProblem:
                 green_out_s=s.green_in_s,
                 green_in_s=s.green_out_s,
                 inbound_shift_s=-s.inbound_shift_s,
+                queue_out_s=s.queue_in_s,
+                queue_in_s=s.queue_out_s,
             )
             for s in reversed(self.signals)
         )
@@ -137,6 +159,8 @@ class BandProblem:
             cycle_s=self.cycle_s,
             speed_out_kmh=self.speed_in_kmh,
             speed_in_kmh=self.speed_out_kmh,
+            link_speeds_out_kmh=tuple(reversed(self.link_speeds_in_kmh)),
+            link_speeds_in_kmh=tuple(reversed(self.link_speeds_out_kmh)),
         )
 
 
@@ -189,11 +213,11 @@ def evaluate_bands(problem: BandProblem, green_out_start_s: Sequence[float]) -> 
     starts = _checked_starts(problem, green_out_start_s)
     cycle = problem.cycle_s
     out_arcs = [
-        (start - travel, s.green_out_s)
+        (start + s.queue_out_s - travel, s.green_out_s - s.queue_out_s)
         for s, start, travel in zip(problem.signals, starts, problem.arrival_out_s(), strict=True)
     ]
     in_arcs = [
-        (start + s.inbound_shift_s - travel, s.green_in_s)
+        (start + s.inbound_shift_s + s.queue_in_s - travel, s.green_in_s - s.queue_in_s)
         for s, start, travel in zip(problem.signals, starts, problem.arrival_in_s(), strict=True)
     ]
     out_start, out_width = _band_of_arcs(out_arcs, cycle)
@@ -204,6 +228,16 @@ def evaluate_bands(problem: BandProblem, green_out_start_s: Sequence[float]) -> 
         band_out_start_s=out_start,
         band_in_start_s=in_start,
         cycle_s=cycle,
+    )
+
+
+def _link_times(
+    signals: Sequence[SignalWindow], link_speeds_kmh: Sequence[float], speed_kmh: float
+) -> tuple[float, ...]:
+    speeds = link_speeds_kmh or [speed_kmh] * (len(signals) - 1)
+    return tuple(
+        (b.position_m - a.position_m) / (v / _KMH_PER_MS)
+        for (a, b), v in zip(itertools.pairwise(signals), speeds, strict=True)
     )
 
 
@@ -309,6 +343,14 @@ def _problem_errors(problem: BandProblem) -> list[Problem]:
     for sig in problem.signals:
         found.extend(_signal_errors(sig, cycle))
     found.extend(_order_errors(problem.signals))
+    for name in ("link_speeds_out_kmh", "link_speeds_in_kmh"):
+        speeds = getattr(problem, name)
+        if speeds and len(speeds) != len(problem.signals) - 1:
+            found.append((name, len(speeds), f"{name}: expected {len(problem.signals) - 1} "
+                          f"link speeds (one per link), found {len(speeds)}"))
+        for j, v in enumerate(speeds):
+            if not _positive(v):
+                found.append((name, v, f"{name}[{j}] = {v!r}: expected a finite number > 0"))
     return found
 
 
@@ -326,6 +368,11 @@ def _signal_errors(sig: SignalWindow, cycle: float) -> list[Problem]:
         value = getattr(sig, name)
         if not _finite(value):
             found.append((name, value, f"signal {sig.id!r}: {name} = {value!r}: expected finite"))
+    for name, green in (("queue_out_s", sig.green_out_s), ("queue_in_s", sig.green_in_s)):
+        value = getattr(sig, name)
+        if not (_finite(value) and 0.0 <= value < green):
+            found.append((name, value, f"signal {sig.id!r}: {name} = {value!r}: expected "
+                          f"0 <= queue clearance < the green ({green!r} s)"))
     return found
 
 

@@ -185,12 +185,15 @@ class Corridor:
             signals=windows, cycle_s=cycle, speed_out_kmh=v_out, speed_in_kmh=v_in
         )
 
-    def with_cycle(self, cycle_s: float) -> Corridor:
+    def with_cycle(self, cycle_s: float, *, whole_seconds: bool = True) -> Corridor:
         """The corridor retimed to *cycle_s*.
 
         Phase plans keep their yellow and all-red; the change in green time is shared in
         proportion to each phase's green, never below its minimum green (raises InputError
-        when the minimums do not fit). CSV corridors scale their greens proportionally.
+        when the minimums do not fit), in whole seconds when the green time is a whole number
+        of seconds and *whole_seconds* is set. A CSV corridor without a cycle takes
+        *cycle_s* as its cycle; one with a cycle scales its greens and inbound shifts in
+        proportion to the cycle.
         """
         _check_positive("cycle_s", cycle_s, self.source)
         if self.cycle_s is not None and math.isclose(cycle_s, self.cycle_s):
@@ -199,7 +202,15 @@ class Corridor:
             for i in self.intersections:
                 _check_green_fits(i, cycle_s, self.source)
             return replace(self, cycle_s=cycle_s)
-        new = tuple(_retime(i, cycle_s, self.source) for i in self.intersections)
+        if not self.has_phases:
+            ratio = cycle_s / self.cycle_s
+            scaled = tuple(replace(i, green_out_s=i.green_out_s * ratio,
+                                   green_in_s=i.green_in_s * ratio,
+                                   inbound_shift_s=i.inbound_shift_s * ratio)
+                           for i in self.intersections)
+            return replace(self, intersections=scaled, cycle_s=cycle_s)
+        new = tuple(_retime(i, cycle_s, self.source, whole_seconds)
+                    for i in self.intersections)
         return replace(self, intersections=new, cycle_s=cycle_s)
 
 
@@ -247,7 +258,8 @@ def _windows_from_phases(
     return g_out, g_in, shift, out_start
 
 
-def _retime(i: Intersection, cycle_s: float, source: str) -> Intersection:
+def _retime(i: Intersection, cycle_s: float, source: str,
+            whole_seconds: bool = True) -> Intersection:
     old = i.cycle_s or 0.0
     delta = cycle_s - old
     greens = [p.green_s for p in i.phases]
@@ -276,7 +288,7 @@ def _retime(i: Intersection, cycle_s: float, source: str) -> Intersection:
         for k in free:
             new[k] -= debt * (new[k] - mins[k]) / pool
     green_total = sum(new)
-    if math.isclose(green_total, round(green_total), abs_tol=1e-9):
+    if whole_seconds and math.isclose(green_total, round(green_total), abs_tol=1e-9):
         # whole-second greens when the green time allows it (signal controllers count seconds)
         new = [float(g) for g in _round_preserving_sum(new, round(green_total))]
     phases = tuple(replace(p, green_s=g) for p, g in zip(i.phases, new, strict=True))

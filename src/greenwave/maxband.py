@@ -49,17 +49,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from ortools.linear_solver import pywraplp
-
+from greenwave._milp import MIP_GAP, create_solver, pywraplp, relative_gap
 from greenwave.bands import TOLERANCE_S, BandProblem, BandResult, evaluate_bands
 from greenwave.errors import InfeasibleError, InputError, SolverError
 
 __all__ = ["BandMode", "BandSolution", "solve_maxband", "solver_backend"]
 
-#: Backends tried in order; SCIP ships with OR-Tools' wheels.
-BACKENDS = ("SCIP", "CBC", "HIGHS")
-#: Relative MIP gap asked of the solver (effectively: prove optimality).
-MIP_GAP = 1e-9
 #: Largest shortfall of the evaluator's band below the MILP's band tolerated [s].
 CHECK_TOLERANCE_S = 1e-6
 #: Slack on the total band kept by the second stage of ``BALANCED`` [s].
@@ -71,7 +66,6 @@ _INFEASIBLE = (
     "no offsets give a band in both directions (not even a zero-width one) at this cycle and "
     "these speeds; try two_way=False, another cycle or speed, or sub-zones"
 )
-_SCIP_SETTINGS = "numerics/feastol = 1e-9\n"
 _EPS = 1e-9
 
 
@@ -117,7 +111,7 @@ class BandSolution:
 
 def solver_backend() -> str:
     """Name of the MILP backend :func:`solve_maxband` uses (SCIP unless unavailable)."""
-    return _create_solver()[1]
+    return create_solver()[1]
 
 
 def solve_maxband(
@@ -209,13 +203,18 @@ class _ModelData:
     @classmethod
     def of(cls, problem: BandProblem, integer_offsets: bool, two_way: bool) -> _ModelData:
         cycle = problem.cycle_s
+        # queue clearance: the usable window starts q after the green, i.e. the band edge
+        # must follow it by q; equivalently the travel time is q shorter and the green too
+        sig = problem.signals
         return cls(
             cycle=cycle,
-            tau_out=tuple(t % cycle for t in problem.arrival_out_s()),
-            tau_in=tuple(t % cycle for t in problem.arrival_in_s()),
-            shift=tuple(s.inbound_shift_s % cycle for s in problem.signals),
-            green_out=tuple(s.green_out_s for s in problem.signals),
-            green_in=tuple(s.green_in_s for s in problem.signals),
+            tau_out=tuple((t - s.queue_out_s) % cycle
+                          for t, s in zip(problem.arrival_out_s(), sig, strict=True)),
+            tau_in=tuple((t - s.queue_in_s) % cycle
+                         for t, s in zip(problem.arrival_in_s(), sig, strict=True)),
+            shift=tuple(s.inbound_shift_s % cycle for s in sig),
+            green_out=tuple(s.green_out_s - s.queue_out_s for s in sig),
+            green_in=tuple(s.green_in_s - s.queue_in_s for s in sig),
             integer=integer_offsets and float(cycle).is_integer(),
             two_way=two_way,
         )
@@ -277,16 +276,6 @@ class _Direction:
     exists: pywraplp.Variable
 
 
-def _create_solver() -> tuple[pywraplp.Solver, str]:
-    for name in BACKENDS:
-        solver = pywraplp.Solver.CreateSolver(name)
-        if solver is not None:
-            if name == "SCIP":
-                solver.SetSolverSpecificParametersAsString(_SCIP_SETTINGS)
-            return solver, name
-    raise SolverError(f"no MILP backend available in OR-Tools; tried {', '.join(BACKENDS)}")
-
-
 def _direction(
     solver: pywraplp.Solver, name: str, max_band: float, ref_bounds: tuple[float, float],
     two_way: bool,
@@ -298,7 +287,7 @@ def _direction(
 
 
 def _build_model(data: _ModelData) -> _Model:
-    solver, _ = _create_solver()
+    solver, _ = create_solver()
     out = _direction(solver, "out", min(data.green_out), (0.0, data.ref_out_max), data.two_way)
     inb = _direction(solver, "in", min(data.green_in), (0.0, data.cycle), data.two_way)
     phi, loops, windows = [], [], []
@@ -390,20 +379,13 @@ def _run(model: _Model, limit_s: float) -> _Stage:
     optimal = code == pywraplp.Solver.OPTIMAL
     return _Stage(
         status="optimal" if optimal else "feasible",
-        gap=0.0 if optimal else _relative_gap(value, bound),
+        gap=0.0 if optimal else relative_gap(value, bound),
         objective=value,
         band_out=model.band_out.solution_value(),
         band_in=model.band_in.solution_value(),
         phi=tuple(v.solution_value() for v in model.phi),
         values=tuple(v.solution_value() for v in model.variables),
     )
-
-
-def _relative_gap(value: float, bound: float) -> float:
-    """``|bound - value| / max(|bound|, |value|)``, in [0, 1] (1: nothing proven)."""
-    if not math.isfinite(bound):
-        return 1.0
-    return min(1.0, abs(bound - value) / max(abs(bound), abs(value), _EPS))
 
 
 def _maximize(model: _Model, terms: Sequence[tuple[float, pywraplp.Variable]]) -> None:

@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import math
+import time
+from collections.abc import Sequence
 from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
-from greenwave.corridor import Corridor
+from greenwave.corridor import Corridor, Intersection
 from greenwave.errors import InputError
 from greenwave.plan import TimingPlan, plan_from_offsets
+from greenwave.sequences import SequenceVariant, sequence_variants
+
+if TYPE_CHECKING:
+    from greenwave.progression import ProgressionSignal, ProgressionSolution
 
 
 def optimize_corridor(
@@ -71,3 +78,213 @@ def optimize_corridor(
             "objective": solution.objective,
         },
     )
+
+
+# --------------------------------------------------------------------------------------------
+# full MAXBAND: cycle range, speed ranges, left-turn sequences, queue clearance
+
+
+def optimize_progression(
+    corridor: Corridor,
+    *,
+    cycle_range_s: tuple[float, float] | None = None,
+    speed_range_kmh: tuple[float, float] | None = None,
+    speed_in_range_kmh: tuple[float, float] | None = None,
+    max_speed_change_kmh: float | None = None,
+    sequences: bool = True,
+    queue_clearance_s: Sequence[tuple[float, float]] | None = None,
+    mode: str = "balanced",
+    k: float = 1.0,
+    period: str = "",
+    time_limit_s: float = 30.0,
+) -> TimingPlan:
+    """Cycle, progression speeds, left-turn sequences and offsets by full MAXBAND.
+
+    Two solves (see :mod:`greenwave.progression`): first with the cycle free in
+    *cycle_range_s* (``z = 1/C``; greens proportional to the cycle as
+    :meth:`Corridor.with_cycle` retimes them, before rounding to whole seconds); then, at the
+    whole-second cycles next to the one found, the corridor is retimed exactly and the
+    speeds, sequences and whole-second offsets are solved again; the better of these is
+    returned. Its bands are exact; ``plan.solver`` records the options, both stages'
+    status, gap and time.
+
+    Args:
+        cycle_range_s: ``(C_min, C_max)``; default the corridor's ``cycle_range_s``, else its
+            cycle.
+        speed_range_kmh: progression speed range of every link, outbound; default the
+            corridor's ``speed_range_kmh``, else its band speed.
+        speed_in_range_kmh: the same inbound (default: as outbound).
+        max_speed_change_kmh: largest change of progression speed between consecutive links
+            (enforced as a bound on the change of 1/speed; see ProgressionProblem).
+        sequences: let the optimizer choose each major signal's left-turn sequence
+            (lag/lag or the template's own, lead/lag, lag/lead; :mod:`greenwave.sequences`).
+        queue_clearance_s: per signal ``(outbound, inbound)`` queue clearance [s] the band
+            leaves at the start of the green.
+    """
+    from greenwave.progression import ProgressionProblem, solve_progression
+
+    started = time.perf_counter()
+    c_lo, c_hi = _cycle_range(corridor, cycle_range_s)
+    s_out = _speed_range(speed_range_kmh or corridor.speed_range_kmh,
+                         corridor.speed_kmh, "speed_range_kmh")
+    s_in = _speed_range(speed_in_range_kmh or speed_range_kmh or corridor.speed_range_kmh,
+                        corridor.speed_in_kmh or corridor.speed_kmh, "speed_in_range_kmh")
+    change = None
+    if max_speed_change_kmh is not None:
+        if not (math.isfinite(max_speed_change_kmh) and max_speed_change_kmh >= 0):
+            raise InputError(f"max_speed_change_kmh = {max_speed_change_kmh!r}: expected a "
+                             "finite number >= 0", field="max_speed_change_kmh",
+                             value=max_speed_change_kmh)
+        v_max = max(s_out[1], s_in[1])
+        change = max_speed_change_kmh * 3.6 / v_max**2
+    queues = list(queue_clearance_s) if queue_clearance_s is not None else None
+    if queues is not None and len(queues) != len(corridor.intersections):
+        raise InputError(f"expected {len(corridor.intersections)} queue clearances, found "
+                         f"{len(queues)}", field="queue_clearance_s", value=len(queues))
+
+    def problem(lo: float, hi: float) -> ProgressionProblem:
+        signals = _progression_signals(corridor, lo, hi, sequences, queues)
+        links = len(signals) - 1
+        return ProgressionProblem(signals, (lo, hi), (s_out,) * links, (s_in,) * links, change)
+
+    stages: list[dict[str, Any]] = []
+    candidates = [float(c_lo)] if math.isclose(c_lo, c_hi) else []
+    if not candidates:
+        # the cycle stage only chooses the cycle: balanced mode's total b + b̄ decides it, the
+        # split between the directions is settled at the whole-second cycle
+        free = solve_progression(problem(c_lo, c_hi), mode="weighted" if mode == "balanced"
+                                 else mode, k=1.0 if mode == "balanced" else k,
+                                 integer_offsets=False, time_limit_s=time_limit_s)
+        stages.append(_stage_record("cycle", free))
+        candidates = _whole_cycles(free.cycle_s, c_lo, c_hi)
+    solutions = []
+    for cycle in candidates:
+        sol = solve_progression(problem(cycle, cycle), mode=mode, k=k,
+                                time_limit_s=time_limit_s)
+        stages.append(_stage_record(f"offsets at {cycle:g} s", sol))
+        solutions.append(sol)
+    best = max(solutions, key=lambda sol: _score(sol, mode, k))
+    timed = corridor.with_cycle(best.cycle_s)
+    chosen = tuple(
+        _variants(i, sequences)[o].intersection for i, o in zip(timed.intersections,
+                                                                   best.choice, strict=True)
+    )
+    timed = replace(timed, intersections=chosen)
+    windows = best.problem.signals
+    return plan_from_offsets(
+        timed,
+        best.green_out_start_s,
+        speed_out_kmh=best.problem.speed_out_kmh,
+        speed_in_kmh=best.problem.speed_in_kmh,
+        period=period,
+        link_speeds_out_kmh=best.link_speeds_out_kmh,
+        link_speeds_in_kmh=best.link_speeds_in_kmh,
+        sequences=best.option_names,
+        queues_s=[(w.queue_out_s, w.queue_in_s) for w in windows],
+        solver={
+            "method": "maxband-full",
+            "mode": best.mode.value,
+            "k": k,
+            "two_way": True,
+            "status": best.status if all(s["status"] == "optimal" for s in stages)
+            else "feasible",
+            "gap": max(s["gap"] for s in stages),
+            "solve_s": round(time.perf_counter() - started, 4),
+            "options": {
+                "cycle_range_s": [c_lo, c_hi],
+                "speed_range_kmh": list(s_out),
+                "speed_in_range_kmh": list(s_in),
+                "max_speed_change_kmh": max_speed_change_kmh,
+                "sequences": sequences,
+                "queue_clearance": queues is not None,
+            },
+            "stages": stages,
+        },
+    )
+
+
+def _cycle_range(corridor: Corridor,
+                 cycle_range_s: tuple[float, float] | None) -> tuple[float, float]:
+    if cycle_range_s is None:
+        cycle_range_s = corridor.cycle_range_s
+    if cycle_range_s is None:
+        if corridor.cycle_s is None:
+            raise InputError("no cycle given: pass a cycle or a cycle range", field="cycle_s")
+        return corridor.cycle_s, corridor.cycle_s
+    lo, hi = (float(v) for v in cycle_range_s)
+    if not (math.isfinite(lo) and math.isfinite(hi) and 0 < lo <= hi):
+        raise InputError(f"cycle range {lo:g}-{hi:g} s is empty", field="cycle_range_s",
+                         value=(lo, hi))
+    return lo, hi
+
+
+def _speed_range(value: tuple[float, float] | None, fallback: float,
+                 name: str) -> tuple[float, float]:
+    lo, hi = (float(v) for v in value) if value is not None else (fallback, fallback)
+    if not (math.isfinite(lo) and math.isfinite(hi) and 0 < lo <= hi):
+        raise InputError(f"speed range {lo:g}-{hi:g} km/h is empty", field=name,
+                         value=(lo, hi))
+    return lo, hi
+
+
+def _variants(intersection: Intersection, sequences: bool) -> tuple[SequenceVariant, ...]:
+    variants = sequence_variants(intersection)
+    return variants if sequences else variants[:1]
+
+
+def _progression_signals(
+    corridor: Corridor, c_lo: float, c_hi: float, sequences: bool,
+    queues: Sequence[tuple[float, float]] | None,
+) -> tuple[ProgressionSignal, ...]:
+    """Each intersection's options, windows affine in C through their values at both ends."""
+    from greenwave.progression import Affine, ProgressionSignal, SignalOption
+
+    exact = math.isclose(c_lo, c_hi)
+    low = corridor.with_cycle(c_lo, whole_seconds=exact)
+    high = low if exact else corridor.with_cycle(c_hi, whole_seconds=False)
+    signals = []
+    for n, (a, b) in enumerate(zip(low.intersections, high.intersections, strict=True)):
+        at_lo = {v.name: v.intersection for v in _variants(a, sequences)}
+        at_hi = {v.name: v.intersection for v in _variants(b, sequences)}
+        q_out, q_in = queues[n] if queues is not None else (0.0, 0.0)
+        options = tuple(
+            SignalOption(
+                name=name,
+                green_out=Affine.through(c_lo, x.green_out_s, c_hi, at_hi[name].green_out_s),
+                green_in=Affine.through(c_lo, x.green_in_s, c_hi, at_hi[name].green_in_s),
+                shift=Affine.through(c_lo, x.inbound_shift_s, c_hi,
+                                     at_hi[name].inbound_shift_s),
+                queue_out=Affine.constant(q_out),
+                queue_in=Affine.constant(q_in),
+            )
+            for name, x in at_lo.items() if name in at_hi  # valid over the whole range
+        )
+        signals.append(ProgressionSignal(a.id, a.position_m, options))
+    return tuple(signals)
+
+
+def _whole_cycles(cycle: float, c_lo: float, c_hi: float) -> list[float]:
+    """The whole-second cycles next to *cycle* inside the range (or *cycle* itself)."""
+    out = sorted({float(c) for c in (math.floor(cycle), math.ceil(cycle))
+                  if c_lo - 1e-9 <= c <= c_hi + 1e-9})
+    return out or [cycle]
+
+
+def _score(sol: ProgressionSolution, mode: str, k: float) -> tuple[float, float]:
+    """What the mode maximizes, in cycles, from the exact bands."""
+    b, b_in = sol.result.bandwidth_out_s / sol.cycle_s, sol.result.bandwidth_in_s / sol.cycle_s
+    if mode == "balanced":
+        return b + b_in, min(b, b_in)
+    return b + k * b_in, 0.0
+
+
+def _stage_record(name: str, sol: ProgressionSolution) -> dict[str, Any]:
+    return {
+        "stage": name,
+        "cycle_s": round(sol.cycle_s, 6),
+        "status": sol.status,
+        "gap": sol.gap,
+        "solve_s": round(sol.solve_s, 4),
+        "bandwidth_out_s": round(sol.result.bandwidth_out_s, 6),
+        "bandwidth_in_s": round(sol.result.bandwidth_in_s, 6),
+    }

@@ -32,6 +32,9 @@ class SignalTiming:
     green_in_s: float
     position_m: float = 0.0
     phases: tuple[Phase, ...] = ()
+    sequence: str = ""  # main-street left-turn sequence (greenwave.sequences), "" if none
+    queue_out_s: float = 0.0  # queue clearance before the outbound band [s]
+    queue_in_s: float = 0.0  # queue clearance before the inbound band [s]
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,8 @@ class TimingPlan:
     period: str = ""
     program_id: str = "greenwave"
     solver: Mapping[str, Any] = field(default_factory=dict)
+    link_speeds_out_kmh: tuple[float, ...] = ()  # per link when the speeds were optimized
+    link_speeds_in_kmh: tuple[float, ...] = ()
 
     @property
     def efficiency(self) -> float:
@@ -71,10 +76,14 @@ class TimingPlan:
                 green_out_s=s.green_out_s,
                 green_in_s=s.green_in_s,
                 inbound_shift_s=s.green_in_start_s - s.green_out_start_s,
+                queue_out_s=s.queue_out_s,
+                queue_in_s=s.queue_in_s,
             )
             for s in self.signals
         )
-        return BandProblem(windows, self.cycle_s, self.speed_out_kmh, self.speed_in_kmh)
+        return BandProblem(windows, self.cycle_s, self.speed_out_kmh, self.speed_in_kmh,
+                           link_speeds_out_kmh=self.link_speeds_out_kmh,
+                           link_speeds_in_kmh=self.link_speeds_in_kmh)
 
     def evaluate_bands(self) -> Any:
         """Exact bands of this plan recomputed from its own green starts (a BandResult)."""
@@ -101,6 +110,8 @@ class TimingPlan:
             "cycle_s": self.cycle_s,
             "speed_out_kmh": self.speed_out_kmh,
             "speed_in_kmh": self.speed_in_kmh,
+            "link_speeds_out_kmh": list(self.link_speeds_out_kmh),
+            "link_speeds_in_kmh": list(self.link_speeds_in_kmh),
             "bandwidth_out_s": round(self.bandwidth_out_s, 6),
             "bandwidth_in_s": round(self.bandwidth_in_s, 6),
             "efficiency": round(self.efficiency, 6),
@@ -165,6 +176,8 @@ def read_plan(path: str | Path) -> TimingPlan:
         band_in_start_s=reader.number(data, "band_in_start_s", "", default=0.0),
         signals=signals,
         solver=data.get("solver", {}) if isinstance(data.get("solver"), dict) else {},
+        link_speeds_out_kmh=reader.speeds(data, "link_speeds_out_kmh", len(signals)),
+        link_speeds_in_kmh=reader.speeds(data, "link_speeds_in_kmh", len(signals)),
     )
 
 
@@ -191,6 +204,18 @@ class _PlanReader:
             raise self.fail(f"{where}{key}", f"must be positive, found {value!r}", value)
         return float(value)
 
+    def speeds(self, data: Mapping[str, Any], key: str, n_signals: int) -> tuple[float, ...]:
+        """Optional per-link speeds: absent or empty, or n_signals - 1 positive numbers."""
+        raw = data.get(key, [])
+        if not isinstance(raw, list):
+            raise self.fail(key, f"expected a list of speeds [km/h], found {raw!r}", raw)
+        if raw and len(raw) != n_signals - 1:
+            raise self.fail(key, f"expected {n_signals - 1} link speeds (one per link), "
+                            f"found {len(raw)}", len(raw))
+        wrapped = {f"[{j}]": v for j, v in enumerate(raw)}
+        return tuple(self.number(wrapped, f"[{j}]", key, positive=True)
+                     for j in range(len(raw)))
+
     def signal(self, s: Any, k: int) -> SignalTiming:
         if not isinstance(s, dict):
             raise self.fail(f"intersections[{k}]", f"expected an object, found {s!r}", s)
@@ -211,6 +236,9 @@ class _PlanReader:
             green_in_s=self.number(s, "green_in_s", w, positive=True),
             position_m=self.number(s, "position_m", w, default=0.0),
             phases=tuple(self.phase(ph, f"{w}phases[{j}].") for j, ph in enumerate(phases)),
+            sequence=str(s.get("sequence", "")),
+            queue_out_s=self.number(s, "queue_out_s", w, default=0.0),
+            queue_in_s=self.number(s, "queue_in_s", w, default=0.0),
         )
 
     def phase(self, ph: Any, w: str) -> Phase:
@@ -235,14 +263,17 @@ class _PlanReader:
 
 
 def check_plan_matches(plan: TimingPlan, corridor: Corridor, source: str = "") -> TimingPlan:
-    """Check that *plan* times exactly the corridor's signals; return it with exact bands.
+    """Check that *plan* safely times the corridor's signals; return it with exact bands.
 
-    The corridor must already be at the plan's cycle. Checked: same signal ids in order, the
-    same positions, through greens and inbound shifts as the corridor's, offsets consistent
-    with the green starts, and (for corridors with phase plans) phases that keep every
-    movement of the corridor's plan, each green at least its minimum and yellow and all-red
-    no shorter than the corridor's. The bands written in the file are not trusted: they are
-    recomputed from the green starts.
+    Checked: the same signal ids in order, at the corridor's positions; for a corridor with
+    phase plans, each signal's phases add up to the cycle, serve every movement the
+    corridor's plan serves (protected where it protects them), keep every green at least its
+    minimum (the largest minimum green of the corridor's phases protecting the same
+    movements) and yellow and all-red no shorter than the corridor's, and the plan's through
+    greens, inbound shift and offset are the ones its own phases give (so a plan may use
+    another left-turn sequence or other splits than the corridor's template); for a CSV
+    corridor, the corridor's through greens and inbound shifts. The bands written in the file
+    are not trusted: they are recomputed from the green starts.
     """
     src = source or None
     plan_ids = [s.id for s in plan.signals]
@@ -259,27 +290,29 @@ def check_plan_matches(plan: TimingPlan, corridor: Corridor, source: str = "") -
     cycle = plan.cycle_s
     for s, i in zip(plan.signals, corridor.intersections, strict=True):
         w = f"intersections[{s.id}]."
-        expected = {
-            "position_m": i.position_m,
-            "green_out_s": i.green_out_s,
-            "green_in_s": i.green_in_s,
-        }
-        for name, want in expected.items():
-            got = getattr(s, name)
+        if not math.isclose(s.position_m, i.position_m, abs_tol=1e-6):
+            raise InputError(f"{s.position_m:g} differs from the corridor's {i.position_m:g}",
+                             file=src, field=w + "position_m", value=s.position_m)
+        if corridor.has_phases:
+            g_out, g_in, shift, start = _check_phases(s, i.phases, cycle, src)
+            what = "its phases give"
+        else:
+            g_out, g_in, shift, start = i.green_out_s, i.green_in_s, i.inbound_shift_s, 0.0
+            what = "the corridor's"
+        for name, got, want in (("green_out_s", s.green_out_s, g_out),
+                                ("green_in_s", s.green_in_s, g_in)):
             if not math.isclose(got, want, abs_tol=1e-6):
-                raise InputError(f"{got:g} differs from the corridor's {want:g}", file=src,
+                raise InputError(f"{got:g} differs from the {want:g} {what}", file=src,
                                  field=w + name, value=got)
         checks = (
-            ("green_in_start_s", s.green_in_start_s - s.green_out_start_s, i.inbound_shift_s),
-            ("offset_s", s.offset_s, s.green_out_start_s - i.out_green_start_s),
+            ("green_in_start_s", s.green_in_start_s - s.green_out_start_s, shift),
+            ("offset_s", s.offset_s, s.green_out_start_s - start),
         )
         for name, got, want in checks:
             if not _same_mod(got, want, cycle):
                 raise InputError(f"{getattr(s, name):g} is inconsistent with the signal's "
                                  "other green starts and phases", file=src, field=w + name,
                                  value=getattr(s, name))
-        if corridor.has_phases:
-            _check_phases(s, i.phases, cycle, src)
     return plan.with_exact_bands()
 
 
@@ -289,25 +322,41 @@ def _same_mod(a: float, b: float, cycle: float) -> bool:
 
 
 def _check_phases(s: SignalTiming, reference: Sequence[Phase], cycle: float,
-                  src: str | None) -> None:
+                  src: str | None) -> tuple[float, float, float, float]:
+    """Check a signal's phases against the corridor's; return the windows they give."""
+    from greenwave.corridor import _windows_from_phases
+
     w = f"intersections[{s.id}].phases"
-    if len(s.phases) != len(reference):
-        raise InputError(f"{len(s.phases)} phases, the corridor's plan has {len(reference)}",
-                         file=src, field=w, value=len(s.phases))
+    if not s.phases:
+        raise InputError("no phases; the corridor's signals have a phase plan", file=src,
+                         field=w, value=0)
     total = sum(p.duration_s for p in s.phases)
     if not math.isclose(total, cycle, abs_tol=1e-6):
         raise InputError(f"phases add up to {total:g} s but cycle_s is {cycle:g} s",
                          file=src, field=w, value=total)
-    for k, (p, ref) in enumerate(zip(s.phases, reference, strict=True)):
+    for move in sorted({m for p in reference for m in p.protected | p.permitted}):
+        protected = any(move in p.protected for p in reference)
+        served = [p for p in s.phases if (move in p.protected if protected else p.serves(move))]
+        if not served:
+            kind = "protected " if protected else ""
+            raise InputError(f"no phase gives {move} the {kind}green the corridor's plan "
+                             "gives it", file=src, field=w, value=move)
+    for k, p in enumerate(s.phases):
         where = f"{w}[{k}]."
-        if (p.protected, p.permitted) != (ref.protected, ref.permitted):
-            raise InputError("serves other movements than the corridor's phase", file=src,
-                             field=where + "protected")
-        for name, low in (("green_s", ref.min_green_s), ("yellow_s", ref.yellow_s),
-                          ("all_red_s", ref.all_red_s)):
-            if getattr(p, name) < low - 1e-9:
-                raise InputError(f"{getattr(p, name):g} s is below the corridor's {low:g} s",
+        moves = p.protected or p.permitted
+        refs = [r for r in reference if moves & (r.protected or r.permitted)]
+        unknown = (p.protected | p.permitted) - {m for r in reference
+                                                 for m in r.protected | r.permitted}
+        if unknown:
+            raise InputError(f"serves {sorted(unknown)}, which the corridor's plan never "
+                             "serves", file=src, field=where + "protected")
+        for name, need in (("green_s", max((r.min_green_s for r in refs), default=0.0)),
+                           ("yellow_s", max((r.yellow_s for r in refs), default=0.0)),
+                           ("all_red_s", max((r.all_red_s for r in refs), default=0.0))):
+            if getattr(p, name) < need - 1e-9:
+                raise InputError(f"{getattr(p, name):g} s is below the corridor's {need:g} s",
                                  file=src, field=where + name, value=getattr(p, name))
+    return _windows_from_phases(s.phases, s.id, src or "")
 
 
 def plan_from_offsets(
@@ -319,17 +368,26 @@ def plan_from_offsets(
     period: str = "",
     program_id: str = "greenwave",
     solver: Mapping[str, Any] | None = None,
+    link_speeds_out_kmh: Sequence[float] = (),
+    link_speeds_in_kmh: Sequence[float] = (),
+    sequences: Sequence[str] | None = None,
+    queues_s: Sequence[tuple[float, float]] | None = None,
 ) -> TimingPlan:
     """Build a plan from outbound green starts in the common frame (one per intersection).
 
-    Its bands are computed exactly from these green starts (a plan cannot carry other bands
-    than the ones its offsets give).
+    Optional: per-link progression speeds, each signal's left-turn sequence name and queue
+    clearance ``(outbound, inbound)`` [s]. Its bands are computed exactly from these green
+    starts (a plan cannot carry other bands than the ones its offsets give).
     """
     cycle = corridor.cycle_s
     if cycle is None:
         raise InputError("corridor has no cycle", field="cycle_s")
+    n = len(corridor.intersections)
+    names = list(sequences) if sequences is not None else [""] * n
+    queues = list(queues_s) if queues_s is not None else [(0.0, 0.0)] * n
     signals = []
-    for i, start in zip(corridor.intersections, green_out_start_s, strict=True):
+    for i, start, name, (q_out, q_in) in zip(corridor.intersections, green_out_start_s, names,
+                                             queues, strict=True):
         out_start = start % cycle
         signals.append(
             SignalTiming(
@@ -341,6 +399,9 @@ def plan_from_offsets(
                 green_in_s=i.green_in_s,
                 position_m=i.position_m,
                 phases=i.phases,
+                sequence=name,
+                queue_out_s=q_out,
+                queue_in_s=q_in,
             )
         )
     return TimingPlan(
@@ -356,4 +417,6 @@ def plan_from_offsets(
         period=period,
         program_id=program_id,
         solver=dict(solver or {}),
+        link_speeds_out_kmh=tuple(link_speeds_out_kmh),
+        link_speeds_in_kmh=tuple(link_speeds_in_kmh),
     ).with_exact_bands()

@@ -1,0 +1,35 @@
+"""The one place greenwave imports OR-Tools: solver creation and result bookkeeping."""
+
+from __future__ import annotations
+
+import math
+
+from ortools.linear_solver import pywraplp
+
+from greenwave.errors import SolverError
+
+__all__ = ["BACKENDS", "MIP_GAP", "create_solver", "pywraplp", "relative_gap"]
+
+#: Backends tried in order; SCIP ships with OR-Tools' wheels.
+BACKENDS = ("SCIP", "CBC", "HIGHS")
+#: Relative MIP gap asked of the solver (effectively: prove optimality).
+MIP_GAP = 1e-9
+_SCIP_SETTINGS = "numerics/feastol = 1e-9\n"
+
+
+def create_solver() -> tuple[pywraplp.Solver, str]:
+    """A fresh MILP solver (SCIP unless unavailable) and its backend name."""
+    for name in BACKENDS:
+        solver = pywraplp.Solver.CreateSolver(name)
+        if solver is not None:
+            if name == "SCIP":
+                solver.SetSolverSpecificParametersAsString(_SCIP_SETTINGS)
+            return solver, name
+    raise SolverError(f"no MILP backend available in OR-Tools; tried {', '.join(BACKENDS)}")
+
+
+def relative_gap(value: float, bound: float) -> float:
+    """``|bound - value| / max(|bound|, |value|)``, in [0, 1] (1: nothing proven)."""
+    if not math.isfinite(bound):
+        return 1.0
+    return min(1.0, abs(bound - value) / max(abs(bound), abs(value), 1e-9))

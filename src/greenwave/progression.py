@@ -1,0 +1,648 @@
+"""Full MAXBAND: cycle, progression speeds, left-turn sequence and queue clearance as decisions.
+
+Little, Kelson and Gartner's MAXBAND (1981) in the notation of :mod:`greenwave.bands`, with
+every time in *cycles* so that a variable cycle ``C`` enters linearly through ``z = 1/C``:
+
+- Every window quantity of signal ``i`` (through greens, inbound shift ``Δ``, queue clearance
+  ``τ``) depends on the signal's *option* ``o`` (its left-turn sequence: lag/lag, lead/lag,
+  ...) and is affine in the cycle, ``x(C) = a + b·C`` [s]; in cycles that is ``a·z + b``.
+  With one binary ``y_io`` per option (``Σ_o y_io = 1``) and ``w_io = y_io·z`` (exact
+  McCormick linearization of a binary times a bounded continuous), the quantity is
+  ``Σ_o (a_o·w_io + b_o·y_io)``: linear. Through greens may differ between options; with
+  the sequence variants of :mod:`greenwave.sequences` they do not, only ``Δ`` does, exactly
+  as MAXBAND's ``δ_i l_i − δ̄_i l̄_i`` terms.
+- Link travel times ``t_j``, ``t̄_j`` [cycles] are variables with
+  ``d_j z / f_j <= t_j <= d_j z / e_j`` for the speed range ``[e_j, f_j]``; consecutive links
+  may be held to ``|t_{j+1}/d_{j+1} − t_j/d_j| <= ε z`` (a bound on the change of 1/speed).
+  ``T_i = Σ_{j<i} t_j``, ``T̄_i = Σ_{j>=i} t̄_j``.
+- Outbound band ``[u + T_i, u + T_i + b]`` inside ``[φ_i + τ_i, φ_i + g_i]``; inbound band
+  ``[ū + T̄_i, ū + T̄_i + b̄]`` inside ``[φ_i + Δ_i + m_i + τ̄_i, φ_i + Δ_i + m_i + ḡ_i]`` with
+  loop integers ``m_i``. ``u = 0`` (translation invariance) unless offsets are whole seconds
+  at a fixed cycle, when ``φ_i = n_i z`` with integer ``n_i`` and ``u ∈ [0, z]``.
+- Objectives as :class:`greenwave.maxband.BandMode`: weighted ``b + k b̄`` with
+  ``(1 − k) b̄ >= (1 − k) k b``; equal (``b = b̄``); balanced (largest ``b + b̄``, then the
+  largest ``min(b, b̄)`` keeping it). Bands are fractions of the cycle, as in MAXBAND (the
+  efficiency ``(b + b̄)/2`` is what is maximized, not seconds of band).
+
+Both bands must exist (classic MAXBAND); no offsets allowing that raise
+:class:`~greenwave.errors.InfeasibleError`. The solution is re-evaluated exactly with
+:func:`greenwave.bands.evaluate_bands` at the chosen cycle, speeds and options; the exact bands
+are never smaller than the MILP's (checked) and are the ones returned.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from greenwave._milp import MIP_GAP, create_solver, pywraplp, relative_gap
+from greenwave.bands import TOLERANCE_S, BandProblem, BandResult, SignalWindow, evaluate_bands
+from greenwave.errors import InfeasibleError, InputError, SolverError
+from greenwave.maxband import BandMode
+
+__all__ = [
+    "Affine",
+    "ProgressionProblem",
+    "ProgressionSignal",
+    "ProgressionSolution",
+    "SignalOption",
+    "solve_progression",
+]
+
+_KMH_PER_MS = 3.6
+_EPS = 1e-9
+#: Slack on the total band kept by the second stage of BALANCED [cycles].
+_BALANCE_SLACK = 1e-7
+#: Largest shortfall of the exact band below the MILP's band tolerated [s].
+CHECK_TOLERANCE_S = 1e-6
+
+
+@dataclass(frozen=True)
+class Affine:
+    """A time that depends on the cycle: ``a + b·C`` [s]."""
+
+    a: float = 0.0
+    b: float = 0.0
+
+    @classmethod
+    def constant(cls, value: float) -> Affine:
+        return cls(value, 0.0)
+
+    @classmethod
+    def through(cls, c1: float, v1: float, c2: float, v2: float) -> Affine:
+        """The affine function taking value *v1* at cycle *c1* and *v2* at *c2*."""
+        if math.isclose(c1, c2):
+            return cls.constant(v1)
+        slope = (v2 - v1) / (c2 - c1)
+        return cls(v1 - slope * c1, slope)
+
+    def at(self, cycle_s: float) -> float:
+        """Value at cycle *cycle_s* [s]."""
+        return self.a + self.b * cycle_s
+
+    def fraction_bounds(self, z_lo: float, z_hi: float) -> tuple[float, float]:
+        """Range of ``value / C = a·z + b`` over ``z ∈ [z_lo, z_hi]`` [cycles]."""
+        ends = (self.a * z_lo + self.b, self.a * z_hi + self.b)
+        return min(ends), max(ends)
+
+
+ZERO = Affine()
+
+
+@dataclass(frozen=True)
+class SignalOption:
+    """One way of timing a signal (e.g. a left-turn sequence), as windows affine in C."""
+
+    name: str
+    green_out: Affine
+    green_in: Affine
+    shift: Affine = ZERO  # inbound through green start − outbound through green start
+    queue_out: Affine = ZERO  # queue clearance at the start of the outbound green
+    queue_in: Affine = ZERO
+
+
+@dataclass(frozen=True)
+class ProgressionSignal:
+    """A signal of the corridor and the timing options the optimizer may choose from."""
+
+    id: str
+    position_m: float
+    options: tuple[SignalOption, ...]
+
+
+@dataclass(frozen=True)
+class ProgressionProblem:
+    """A full MAXBAND problem.
+
+    Attributes:
+        signals: in outbound order.
+        cycle_range_s: ``(C_min, C_max)``; equal values fix the cycle.
+        speed_out_kmh: outbound progression speed range ``(lo, hi)`` of every link (one
+            pair for all links is accepted too).
+        speed_in_kmh: the same, inbound.
+        max_change_s_per_m: largest change of 1/speed between consecutive links [s/m]
+            (``None``: unlimited). A change of at most ``Δv`` km/h between speeds of at most
+            ``v_max`` km/h is guaranteed by ``Δv·3.6 / v_max²``.
+    """
+
+    signals: tuple[ProgressionSignal, ...]
+    cycle_range_s: tuple[float, float]
+    speed_out_kmh: tuple[tuple[float, float], ...]
+    speed_in_kmh: tuple[tuple[float, float], ...]
+    max_change_s_per_m: float | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "signals", tuple(self.signals))
+        n_links = len(self.signals) - 1
+        for name in ("speed_out_kmh", "speed_in_kmh"):
+            value = getattr(self, name)
+            if len(value) == 2 and all(isinstance(v, int | float) for v in value):
+                value = (tuple(value),) * n_links
+            object.__setattr__(self, name, tuple(tuple(r) for r in value))
+        _validate(self)
+
+    @property
+    def distances_m(self) -> tuple[float, ...]:
+        return tuple(b.position_m - a.position_m for a, b in itertools.pairwise(self.signals))
+
+    def band_problem(
+        self,
+        cycle_s: float,
+        choice: Sequence[int],
+        speeds_out_kmh: Sequence[float],
+        speeds_in_kmh: Sequence[float],
+    ) -> BandProblem:
+        """The fixed problem of one cycle, one option per signal and per-link speeds."""
+        windows = []
+        for sig, k in zip(self.signals, choice, strict=True):
+            o = sig.options[k]
+            windows.append(SignalWindow(
+                id=sig.id,
+                position_m=sig.position_m,
+                green_out_s=o.green_out.at(cycle_s),
+                green_in_s=o.green_in.at(cycle_s),
+                inbound_shift_s=o.shift.at(cycle_s),
+                queue_out_s=o.queue_out.at(cycle_s),
+                queue_in_s=o.queue_in.at(cycle_s),
+            ))
+        mean = _mean_speed(self.distances_m, speeds_out_kmh)
+        mean_in = _mean_speed(self.distances_m, speeds_in_kmh)
+        return BandProblem(
+            tuple(windows), cycle_s, mean, mean_in,
+            link_speeds_out_kmh=tuple(speeds_out_kmh), link_speeds_in_kmh=tuple(speeds_in_kmh),
+        )
+
+
+@dataclass(frozen=True)
+class ProgressionSolution:
+    """What the full MAXBAND decided, and the exact bands it gives.
+
+    Attributes:
+        cycle_s: the cycle [s].
+        choice: index of the chosen option of every signal.
+        option_names: name of the chosen option of every signal.
+        link_speeds_out_kmh: outbound progression speed of every link [km/h].
+        link_speeds_in_kmh: inbound progression speed of every link [km/h].
+        green_out_start_s: outbound through green start of every signal [s], signal 0 at 0.
+        problem: the fixed band problem of this solution (cycle, windows, speeds).
+        result: the exact bands (:func:`~greenwave.bands.evaluate_bands`).
+        milp_bandwidth_out_s: the MILP's outbound band [s] (≤ the exact one).
+        milp_bandwidth_in_s: the MILP's inbound band [s].
+        status: ``optimal`` (proven) or ``feasible`` (time limit first).
+        gap: relative MIP gap, 0 when proven optimal.
+        solve_s: wall time [s].
+        mode: the band mode.
+        k: the weight used by WEIGHTED and EQUAL.
+    """
+
+    cycle_s: float
+    choice: tuple[int, ...]
+    option_names: tuple[str, ...]
+    link_speeds_out_kmh: tuple[float, ...]
+    link_speeds_in_kmh: tuple[float, ...]
+    green_out_start_s: tuple[float, ...]
+    problem: BandProblem
+    result: BandResult
+    milp_bandwidth_out_s: float
+    milp_bandwidth_in_s: float
+    status: str
+    gap: float
+    solve_s: float
+    mode: BandMode
+    k: float
+
+
+def solve_progression(
+    problem: ProgressionProblem,
+    *,
+    mode: BandMode | str = BandMode.BALANCED,
+    k: float = 1.0,
+    integer_offsets: bool = True,
+    time_limit_s: float = 30.0,
+) -> ProgressionSolution:
+    """Cycle, speeds, options and offsets maximizing the two-way band (in cycles).
+
+    ``integer_offsets`` (whole-second green starts) applies when the cycle is fixed and a
+    whole number of seconds; with a cycle range the cycle found is continuous (round it and
+    solve again at that cycle to get whole seconds, as :func:`greenwave.optimize` does).
+
+    Raises:
+        InputError: bad ``mode``, ``k`` or ``time_limit_s``.
+        InfeasibleError: no cycle, speeds, options and offsets give a band in both
+            directions.
+        SolverError: no solution within the time limit, or a band the exact evaluation does
+            not confirm.
+    """
+    band_mode = _parse_mode(mode)
+    if not (math.isfinite(k) and k >= 0):
+        raise InputError(f"k = {k!r}: expected a finite number >= 0", field="k", value=k)
+    if not (math.isfinite(time_limit_s) and time_limit_s > 0):
+        raise InputError(f"time_limit_s = {time_limit_s!r}: expected a number > 0",
+                         field="time_limit_s", value=time_limit_s)
+    started = time.perf_counter()
+    model = _Model(problem, integer_offsets)
+    if band_mode is BandMode.BALANCED:
+        stage = model.solve_balanced(time_limit_s)
+    else:
+        if band_mode is BandMode.EQUAL:
+            model.solver.Add(model.b == model.b_in)
+        stage = model.solve_weighted(k, time_limit_s)
+    return _solution(problem, model, stage, band_mode, k, time.perf_counter() - started)
+
+
+# --------------------------------------------------------------------------------------------
+# model
+
+
+@dataclass(frozen=True)
+class _Stage:
+    status: str
+    gap: float
+    objective: float
+    values: dict[str, float]
+
+
+@dataclass(frozen=True)
+class _Bounds:
+    """Ranges of a signal's window quantities over its options and the cycle range [cycles]."""
+
+    shift_lo: float
+    shift_hi: float
+    queue_lo: float
+    queue_hi: float
+    queue_in_lo: float
+    queue_in_hi: float
+    green_hi: float
+    green_in_hi: float
+
+
+class _Model:
+    """The MILP of one :class:`ProgressionProblem` (see the module docstring)."""
+
+    def __init__(self, problem: ProgressionProblem, integer_offsets: bool) -> None:
+        self.problem = problem
+        self.solver, _ = create_solver()
+        c_lo, c_hi = problem.cycle_range_s
+        self.z_lo, self.z_hi = 1.0 / c_hi, 1.0 / c_lo
+        self.fixed = math.isclose(c_lo, c_hi)
+        self.integer = integer_offsets and self.fixed and float(c_lo).is_integer()
+        s = self.solver
+        self.z = s.NumVar(self.z_lo, self.z_hi, "z")
+        n = len(problem.signals)
+        d = problem.distances_m
+        self.t_out = [self._travel(d[j], problem.speed_out_kmh[j], f"t_{j}") for j in range(n - 1)]
+        self.t_in = [self._travel(d[j], problem.speed_in_kmh[j], f"tb_{j}") for j in range(n - 1)]
+        self._speed_change(self.t_out, d)
+        self._speed_change(self.t_in, d)
+        self.b = s.NumVar(0.0, 1.0, "b")
+        self.b_in = s.NumVar(0.0, 1.0, "b_in")
+        self.u = s.NumVar(0.0, self.z_hi if self.integer else 0.0, "u")
+        self.u_in = s.NumVar(0.0, 1.0, "u_in")
+        self.y: list[list[pywraplp.Variable]] = []
+        self.w: list[list[pywraplp.Variable]] = []
+        self.phi: list[pywraplp.LinearExpr] = []
+        self.offset_vars: list[pywraplp.Variable] = []
+        self.loops: list[pywraplp.Variable] = []
+        self.bounds: list[_Bounds] = []
+        for i, sig in enumerate(problem.signals):
+            self._signal(i, sig)
+        self._close_loops()
+
+    # -- building blocks
+
+    def _travel(self, d_m: float, speeds_kmh: tuple[float, float], name: str) -> pywraplp.Variable:
+        lo_ms, hi_ms = speeds_kmh[0] / _KMH_PER_MS, speeds_kmh[1] / _KMH_PER_MS
+        t = self.solver.NumVar(d_m / hi_ms * self.z_lo, d_m / lo_ms * self.z_hi, name)
+        self.solver.Add(t >= d_m / hi_ms * self.z)
+        self.solver.Add(t <= d_m / lo_ms * self.z)
+        return t
+
+    def _speed_change(self, t: Sequence[pywraplp.Variable], d: Sequence[float]) -> None:
+        eps = self.problem.max_change_s_per_m
+        if eps is None:
+            return
+        for j in range(len(t) - 1):
+            diff = t[j + 1] * (1.0 / d[j + 1]) - t[j] * (1.0 / d[j])
+            self.solver.Add(diff <= eps * self.z)
+            self.solver.Add(diff >= -eps * self.z)
+
+    def _affine(self, i: int, pick: str) -> tuple[pywraplp.LinearExpr, float, float]:
+        """``Σ_o (a_o w_io + b_o y_io)`` of one window quantity, with its bounds [cycles]."""
+        expr: pywraplp.LinearExpr = 0.0 * self.z
+        lo, hi = math.inf, -math.inf
+        for o, (option, y) in enumerate(zip(self.problem.signals[i].options, self.y[i],
+                                            strict=True)):
+            f: Affine = getattr(option, pick)
+            expr += f.a * self.w[i][o] + f.b * y
+            f_lo, f_hi = f.fraction_bounds(self.z_lo, self.z_hi)
+            lo, hi = min(lo, f_lo), max(hi, f_hi)
+        return expr, lo, hi
+
+    def _signal(self, i: int, sig: ProgressionSignal) -> None:
+        s = self.solver
+        ys = [s.IntVar(0, 1, f"y_{i}_{o}") for o in range(len(sig.options))]
+        if len(ys) == 1:
+            ys[0].SetBounds(1, 1)
+        s.Add(sum(ys) == 1)
+        self.y.append(ys)
+        ws = []
+        for o, y in enumerate(ys):
+            w = s.NumVar(0.0, self.z_hi, f"w_{i}_{o}")
+            s.Add(w <= self.z_hi * y)
+            s.Add(w >= self.z_lo * y)
+            s.Add(w <= self.z - self.z_lo * (1 - y))
+            s.Add(w >= self.z - self.z_hi * (1 - y))
+            ws.append(w)
+        self.w.append(ws)
+        green, _, g_hi = self._affine(i, "green_out")
+        green_in, _, gi_hi = self._affine(i, "green_in")
+        shift, sh_lo, sh_hi = self._affine(i, "shift")
+        queue, q_lo, _ = self._affine(i, "queue_out")
+        queue_in, qi_lo, _ = self._affine(i, "queue_in")
+        t_lo, t_hi = self._arrival_bounds(i, self.t_out, outbound=True)
+        tb_lo, tb_hi = self._arrival_bounds(i, self.t_in, outbound=False)
+        arrive = sum(self.t_out[:i], 0.0 * self.z)
+        arrive_in = sum(self.t_in[i:], 0.0 * self.z)
+        phi_lo, phi_hi = t_lo - g_hi, self.u.ub() + t_hi - q_lo
+        if self.integer:
+            cycle = self.problem.cycle_range_s[0]
+            n_var = s.IntVar(math.ceil(phi_lo * cycle - _EPS), math.floor(phi_hi * cycle + _EPS),
+                             f"n_{i}")
+            self.offset_vars.append(n_var)
+            phi: pywraplp.LinearExpr = n_var * (1.0 / cycle)
+        else:
+            phi_var = s.NumVar(phi_lo, phi_hi, f"phi_{i}")
+            self.offset_vars.append(phi_var)
+            phi = phi_var + 0.0
+        self.phi.append(phi)
+        # outbound band inside the outbound green (after the queue clears)
+        s.Add(phi + queue <= self.u + arrive)
+        s.Add(self.u + arrive + self.b <= phi + green)
+        # inbound band inside the inbound green of loop m_i (see _loop)
+        m = self._loop(i, phi_lo, phi_hi, tb_lo, tb_hi, gi_hi, qi_lo, sh_lo, sh_hi)
+        start_in = phi + shift + m
+        s.Add(start_in + queue_in <= self.u_in + arrive_in)
+        s.Add(self.u_in + arrive_in + self.b_in <= start_in + green_in)
+        self.bounds.append(_Bounds(sh_lo, sh_hi, q_lo, self._affine(i, "queue_out")[2],
+                                   qi_lo, self._affine(i, "queue_in")[2], g_hi, gi_hi))
+
+    def _loop(self, i: int, phi_lo: float, phi_hi: float, tb_lo: float, tb_hi: float,
+              gi_hi: float, qi_lo: float, sh_lo: float, sh_hi: float) -> pywraplp.LinearExpr:
+        """The loop integer m_i of signal i, built from the last signal's backwards.
+
+        ``m_i = m_{i+1} + M_i`` with one integer ``M_i`` per link. MAXBAND's loop
+        constraint bounds ``M_i`` tightly (a few values), where ``m_i`` alone would range over
+        as many cycles as the corridor's travel time: the same model, far fewer branches.
+        Signals are built in outbound order, so ``m_i`` is expressed through the *next*
+        signal's only once that exists: the expressions are completed in ``_close_loops``.
+        """
+        s = self.solver
+        psi_lo, psi_hi = tb_lo - gi_hi, 1.0 + tb_hi - qi_lo
+        lo = math.ceil(psi_lo - phi_hi - sh_hi - _EPS)
+        hi = math.floor(psi_hi - phi_lo - sh_lo + _EPS)
+        m = s.NumVar(lo, hi, f"m_{i}")  # integral through the link integers
+        self.loops.append(m)
+        return m
+
+    def _close_loops(self) -> None:
+        """``m_{n-1}`` integer, ``m_i − m_{i+1} = M_i`` with tight integer ``M_i``."""
+        s = self.solver
+        n = len(self.loops)
+        last = self.loops[-1]
+        s.Add(last == s.IntVar(math.ceil(last.lb() - _EPS), math.floor(last.ub() + _EPS),
+                               "m_last"))
+        for i in range(n - 1):
+            a, c = self.bounds[i], self.bounds[i + 1]
+            t_lo = self.t_out[i].lb() + self.t_in[i].lb()
+            t_hi = self.t_out[i].ub() + self.t_in[i].ub()
+            lo = (t_lo - (a.shift_hi - c.shift_lo) - (a.queue_in_hi - c.queue_in_lo)
+                  + (a.queue_lo - c.queue_hi) - a.green_in_hi - c.green_hi)
+            hi = (t_hi - (a.shift_lo - c.shift_hi) - (a.queue_in_lo - c.queue_in_hi)
+                  + (a.queue_hi - c.queue_lo) + c.green_in_hi + a.green_hi)
+            link = s.IntVar(math.ceil(lo - _EPS), math.floor(hi + _EPS), f"M_{i}")
+            s.Add(self.loops[i] == self.loops[i + 1] + link)
+
+    def _arrival_bounds(self, i: int, t: Sequence[pywraplp.Variable],
+                        outbound: bool) -> tuple[float, float]:
+        links = t[:i] if outbound else t[i:]
+        return sum(v.lb() for v in links), sum(v.ub() for v in links)
+
+    # -- solving
+
+    def _run(self, limit_s: float) -> _Stage:
+        s = self.solver
+        s.SetTimeLimit(max(1, int(limit_s * 1000)))
+        params = pywraplp.MPSolverParameters()
+        params.SetDoubleParam(params.RELATIVE_MIP_GAP, MIP_GAP)
+        code = s.Solve(params)
+        if code == pywraplp.Solver.INFEASIBLE:
+            raise InfeasibleError(
+                "no cycle in the range, speeds in the ranges, left-turn sequences and offsets "
+                "give a band in both directions; widen the ranges or use sub-zones"
+            )
+        if code not in (pywraplp.Solver.OPTIMAL, pywraplp.Solver.FEASIBLE):
+            raise SolverError(f"the MILP solver returned no solution (status code {code})")
+        optimal = code == pywraplp.Solver.OPTIMAL
+        value, bound = s.Objective().Value(), s.Objective().BestBound()
+        return _Stage(
+            status="optimal" if optimal else "feasible",
+            gap=0.0 if optimal else relative_gap(value, bound),
+            objective=value,
+            values={v.name(): v.solution_value() for v in s.variables()},
+        )
+
+    def _maximize(self, terms: Sequence[tuple[float, pywraplp.Variable]]) -> None:
+        objective = self.solver.Objective()
+        objective.Clear()
+        for coefficient, variable in terms:
+            objective.SetCoefficient(variable, coefficient)
+        objective.SetMaximization()
+
+    def solve_weighted(self, k: float, limit_s: float) -> _Stage:
+        if k != 1.0:
+            self.solver.Add((1.0 - k) * self.b_in >= (1.0 - k) * k * self.b)
+        self._maximize([(1.0, self.b), (k, self.b_in)])
+        return self._run(limit_s)
+
+    def solve_balanced(self, limit_s: float) -> _Stage:
+        started = time.perf_counter()
+        self._maximize([(1.0, self.b), (1.0, self.b_in)])
+        first = self._run(limit_s * 0.9)
+        s = self.solver
+        s.Add(self.b + self.b_in >= first.objective - _BALANCE_SLACK)
+        smaller = s.NumVar(0.0, 1.0, "min_band")
+        s.Add(smaller <= self.b)
+        s.Add(smaller <= self.b_in)
+        variables = s.variables()
+        s.SetHint(variables[:-1], [first.values[v.name()] for v in variables[:-1]])
+        self._maximize([(1.0, smaller)])
+        remaining = max(limit_s - (time.perf_counter() - started), limit_s * 0.1)
+        second = self._balance_with_fixed_structure(first, remaining)
+        if second is None:
+            second = self._run(remaining)
+        return _Stage(
+            status="optimal" if first.status == second.status == "optimal" else "feasible",
+            gap=max(first.gap, second.gap),
+            objective=first.objective,
+            values=second.values,
+        )
+
+
+    def _balance_with_fixed_structure(self, first: _Stage, limit_s: float) -> _Stage | None:
+        """The balancing stage with the first stage's sequences and loop integers fixed.
+
+        Much smaller than the full MILP (an LP with continuous offsets). ``min(b, b̄)`` can
+        never exceed half the total, so reaching half the first stage's total proves the
+        split optimal without the full search; otherwise None (solve the full stage).
+        """
+        fixed = [v for v in self.solver.variables()
+                 if v.integer() and v.name()[:2] in ("y_", "M_", "m_")]
+        saved = [(v.lb(), v.ub()) for v in fixed]
+        for v in fixed:
+            value = round(first.values[v.name()])
+            v.SetBounds(value, value)
+        try:
+            stage = self._run(limit_s)
+        except (InfeasibleError, SolverError):
+            stage = None
+        finally:
+            for v, (lo, hi) in zip(fixed, saved, strict=True):
+                v.SetBounds(lo, hi)
+        half = first.objective / 2.0
+        if stage is None or stage.status != "optimal" or stage.objective < half - _BALANCE_SLACK:
+            return None
+        return stage
+
+
+# --------------------------------------------------------------------------------------------
+# results
+
+
+def _solution(problem: ProgressionProblem, model: _Model, stage: _Stage, mode: BandMode,
+              k: float, solve_s: float) -> ProgressionSolution:
+    v = stage.values
+    z = v["z"]
+    cycle = problem.cycle_range_s[0] if model.fixed else 1.0 / z
+    choice = tuple(_picked([v[y.name()] for y in ys]) for ys in model.y)
+    d = problem.distances_m
+    speeds_out = tuple(_speed(d[j], v[t.name()], cycle) for j, t in enumerate(model.t_out))
+    speeds_in = tuple(_speed(d[j], v[t.name()], cycle) for j, t in enumerate(model.t_in))
+    if model.integer:
+        raw = [float(round(v[var.name()])) for var in model.offset_vars]
+    else:
+        raw = [v[var.name()] * cycle for var in model.offset_vars]
+    starts = _normalised(raw, cycle, model.integer)
+    fixed = problem.band_problem(cycle, choice, speeds_out, speeds_in)
+    result = evaluate_bands(fixed, starts)
+    milp_out, milp_in = v["b"] * cycle, v["b_in"] * cycle
+    for direction, milp, exact in (("outbound", milp_out, result.bandwidth_out_s),
+                                   ("inbound", milp_in, result.bandwidth_in_s)):
+        if exact < milp - CHECK_TOLERANCE_S * max(1.0, cycle / 100):
+            raise SolverError(
+                f"the {direction} band of the MILP solution ({milp:.9f} s) is larger than the "
+                f"exact evaluation of its offsets ({exact:.9f} s); this is a bug"
+            )
+    return ProgressionSolution(
+        cycle_s=cycle,
+        choice=choice,
+        option_names=tuple(s.options[o].name for s, o in zip(problem.signals, choice,
+                                                              strict=True)),
+        link_speeds_out_kmh=speeds_out,
+        link_speeds_in_kmh=speeds_in,
+        green_out_start_s=starts,
+        problem=fixed,
+        result=result,
+        milp_bandwidth_out_s=milp_out,
+        milp_bandwidth_in_s=milp_in,
+        status=stage.status,
+        gap=stage.gap,
+        solve_s=solve_s,
+        mode=mode,
+        k=k,
+    )
+
+
+def _picked(values: Sequence[float]) -> int:
+    """Index of the option whose binary is 1."""
+    return max(range(len(values)), key=values.__getitem__)
+
+
+def _speed(d_m: float, t_cycles: float, cycle_s: float) -> float:
+    return d_m / (t_cycles * cycle_s) * _KMH_PER_MS
+
+
+def _mean_speed(distances_m: Sequence[float], speeds_kmh: Sequence[float]) -> float:
+    """Space-mean speed over the links [km/h] (total distance / total time)."""
+    total_t = sum(d / v for d, v in zip(distances_m, speeds_kmh, strict=True))
+    return sum(distances_m) / total_t if total_t > 0 else (speeds_kmh[0] if speeds_kmh else 1.0)
+
+
+def _normalised(raw: Sequence[float], cycle: float, integer: bool) -> tuple[float, ...]:
+    out = []
+    for p in raw:
+        r = (p - raw[0]) % cycle
+        out.append(0.0 if r >= cycle - _EPS else (float(round(r)) if integer else r))
+    return tuple(out)
+
+
+def _parse_mode(mode: BandMode | str) -> BandMode:
+    try:
+        return BandMode(mode)
+    except ValueError:
+        choices = ", ".join(m.value for m in BandMode)
+        raise InputError(f"unknown band mode {mode!r}; expected one of {choices}",
+                         field="mode", value=mode) from None
+
+
+def _validate(problem: ProgressionProblem) -> None:
+    """Raise InputError naming the signal and the constraint on the first problem found."""
+    c_lo, c_hi = problem.cycle_range_s
+    if not (math.isfinite(c_lo) and math.isfinite(c_hi) and 0 < c_lo <= c_hi):
+        raise InputError(f"cycle range {c_lo:g}-{c_hi:g} s is empty or not positive",
+                         field="cycle_range_s", value=problem.cycle_range_s)
+    if len(problem.signals) < 2:
+        raise InputError("a corridor needs at least two signals", field="signals",
+                         value=len(problem.signals))
+    for name in ("speed_out_kmh", "speed_in_kmh"):
+        ranges = getattr(problem, name)
+        if len(ranges) != len(problem.signals) - 1:
+            raise InputError(f"{name}: expected one speed range per link "
+                             f"({len(problem.signals) - 1}), found {len(ranges)}",
+                             field=name, value=len(ranges))
+        for j, (lo, hi) in enumerate(ranges):
+            if not (math.isfinite(lo) and math.isfinite(hi) and 0 < lo <= hi):
+                raise InputError(f"{name}[{j}]: speed range {lo:g}-{hi:g} km/h is empty or "
+                                 "not positive", field=name, value=(lo, hi))
+    if problem.max_change_s_per_m is not None and not (
+            math.isfinite(problem.max_change_s_per_m) and problem.max_change_s_per_m >= 0):
+        raise InputError("max_change_s_per_m must be a finite number >= 0",
+                         field="max_change_s_per_m", value=problem.max_change_s_per_m)
+    for a, b in itertools.pairwise(problem.signals):
+        if not b.position_m > a.position_m:
+            raise InputError(f"signal {b.id}: position {b.position_m:g} m must exceed "
+                             f"{a.position_m:g} m (signal {a.id})", field="position_m",
+                             value=b.position_m)
+    for sig in problem.signals:
+        if not sig.options:
+            raise InputError(f"signal {sig.id}: no timing option", field="options")
+        for o in sig.options:
+            _check_option(sig.id, o, c_lo, c_hi)
+
+
+def _check_option(ident: str, o: SignalOption, c_lo: float, c_hi: float) -> None:
+    for cycle in (c_lo, c_hi):
+        g_out, g_in = o.green_out.at(cycle), o.green_in.at(cycle)
+        for what, green, queue in (("outbound", g_out, o.queue_out.at(cycle)),
+                                   ("inbound", g_in, o.queue_in.at(cycle))):
+            if not (0 < green <= cycle + TOLERANCE_S):
+                raise InputError(
+                    f"signal {ident} ({o.name}): {what} through green {green:g} s at cycle "
+                    f"{cycle:g} s; expected 0 < green <= cycle", field="green", value=green)
+            if not (0 <= queue < green):
+                raise InputError(
+                    f"signal {ident} ({o.name}): {what} queue clearance {queue:g} s at cycle "
+                    f"{cycle:g} s; expected 0 <= clearance < green ({green:g} s)",
+                    field="queue_clearance_s", value=queue)
