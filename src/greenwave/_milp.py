@@ -8,7 +8,7 @@ from ortools.linear_solver import pywraplp
 
 from greenwave.errors import SolverError
 
-__all__ = ["BACKENDS", "MIP_GAP", "create_solver", "pywraplp", "relative_gap"]
+__all__ = ["BACKENDS", "MIP_GAP", "check_solution", "create_solver", "pywraplp", "relative_gap"]
 
 #: Backends tried in order; SCIP ships with OR-Tools' wheels.
 BACKENDS = ("SCIP", "CBC", "HIGHS")
@@ -33,3 +33,20 @@ def relative_gap(value: float, bound: float) -> float:
     if not math.isfinite(bound):
         return 1.0
     return min(1.0, abs(bound - value) / max(abs(bound), abs(value), 1e-9))
+
+
+#: Largest constraint violation accepted in a solver's solution (absolute, in model units).
+FEASIBILITY_TOLERANCE = 1e-6
+
+
+def check_solution(solver: pywraplp.Solver) -> None:
+    """Raise SolverError when the solution the solver returned violates its own model.
+
+    Backends have returned "optimal" solutions that break a constraint; every solution is
+    checked against the model before anything is read from it.
+    """
+    if not solver.VerifySolution(FEASIBILITY_TOLERANCE, False):
+        raise SolverError(
+            f"the MILP backend returned a solution that violates the model by more than "
+            f"{FEASIBILITY_TOLERANCE:g}; this is a solver fault, not a property of the corridor"
+        )

@@ -20,7 +20,7 @@ import pandas as pd
 
 from greenwave import __version__, workflow
 from greenwave.corridor import Corridor
-from greenwave.errors import GreenwaveError, InputError
+from greenwave.errors import GreenwaveError, InfeasibleError, InputError
 from greenwave.plan import TimingPlan
 
 SEEDS_HELP = "comma-separated simulation seeds, the same for every method"
@@ -91,6 +91,26 @@ def _add_optimize_options(p: argparse.ArgumentParser) -> None:
                    help="band objective (default: balanced = largest total, then even)")
     p.add_argument("--k", type=_weight, default=1.0,
                    help="inbound/outbound weight for --mode weighted or equal, 0 to 100")
+    full = p.add_argument_group(
+        "full MAXBAND (any of these switches it on: the cycle, progression speeds and "
+        "left-turn sequences become decisions)")
+    full.add_argument("--full", action="store_true",
+                      help="use the spec's cycle and speed ranges and choose the left-turn "
+                      "sequences")
+    full.add_argument("--cycle-range-s", type=_cycle, nargs=2, metavar=("MIN", "MAX"),
+                      help="cycle range [s] (default: the spec's cycle_range_s)")
+    full.add_argument("--speed-range-kmh", type=_speed, nargs=2, metavar=("MIN", "MAX"),
+                      help="progression speed range of every link [km/h] (default: the "
+                      "spec's speed_range_kmh)")
+    full.add_argument("--speed-in-range-kmh", type=_speed, nargs=2, metavar=("MIN", "MAX"),
+                      help="inbound speed range [km/h] (default: as outbound)")
+    full.add_argument("--max-speed-change-kmh", type=_positive,
+                      help="largest progression speed change between consecutive links")
+    full.add_argument("--sequences", action=argparse.BooleanOptionalAction, default=None,
+                      help="choose each major signal's left-turn sequence (lead/lag); "
+                      "default on with the full model")
+    full.add_argument("--queue-clearance", action="store_true",
+                      help="leave the queue of upstream turning-in flows ahead of the band")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -154,7 +174,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     }[args.command]
     try:
         return handler(args)
-    except InputError as exc:
+    except (InputError, InfeasibleError) as exc:
         _error(f"error: {exc}")
         return 2
     except GreenwaveError as exc:
@@ -201,8 +221,28 @@ def cmd_optimize(args: argparse.Namespace) -> int:
     period = args.period or corridor.default_period
     if corridor.demand:
         corridor.period(period)
-    plan = optimize_corridor(corridor, speed_in_kmh=args.speed_in_kmh, mode=args.mode,
-                             k=args.k, period=period if corridor.demand else "")
+    if _wants_full(args):
+        from greenwave.optimize import optimize_progression
+
+        if args.queue_clearance and not corridor.demand:
+            raise InputError("--queue-clearance needs demand (a TOML spec with periods)",
+                             field="queue_clearance")
+        plan = optimize_progression(
+            corridor,
+            cycle_range_s=tuple(args.cycle_range_s) if args.cycle_range_s else (
+                None if args.full or corridor.cycle_s is None else (corridor.cycle_s,) * 2),
+            speed_range_kmh=tuple(args.speed_range_kmh) if args.speed_range_kmh else (
+                None if args.full else (corridor.speed_kmh,) * 2),
+            speed_in_range_kmh=tuple(args.speed_in_range_kmh) if args.speed_in_range_kmh
+            else None,
+            max_speed_change_kmh=args.max_speed_change_kmh,
+            sequences=args.sequences if args.sequences is not None else True,
+            queue_from_demand=args.queue_clearance,
+            mode=args.mode, k=args.k, period=period if corridor.demand else "",
+        )
+    else:
+        plan = optimize_corridor(corridor, speed_in_kmh=args.speed_in_kmh, mode=args.mode,
+                                 k=args.k, period=period if corridor.demand else "")
     scenario = None
     if corridor.has_phases and corridor.demand:
         scenario = workflow.build_scenario(corridor, _net_dir(corridor.name), period=period)
@@ -214,6 +254,12 @@ def cmd_optimize(args: argparse.Namespace) -> int:
                *files.reference_programs.values()]
     print("wrote " + ", ".join(str(out / f.name) for f in written if f is not None))
     return 0
+
+
+def _wants_full(args: argparse.Namespace) -> bool:
+    return bool(args.full or args.cycle_range_s or args.speed_range_kmh
+                or args.speed_in_range_kmh or args.max_speed_change_kmh is not None
+                or args.sequences or args.queue_clearance)
 
 
 def cmd_build_net(args: argparse.Namespace) -> int:
@@ -349,11 +395,23 @@ def _print_metrics(metrics: pd.DataFrame, corridor: Corridor) -> None:
     print()
 
 
+def _speed_text(plan: TimingPlan) -> str:
+    if not plan.link_speeds_out_kmh:
+        return f"band speed {plan.speed_out_kmh:g}/{plan.speed_in_kmh:g} km/h"
+    speeds = plan.link_speeds_out_kmh + plan.link_speeds_in_kmh
+    text = (f"progression speeds {min(speeds):.1f}-{max(speeds):.1f} km/h (mean "
+            f"{plan.speed_out_kmh:.1f}/{plan.speed_in_kmh:.1f})")
+    chosen = [s.sequence for s in plan.signals if s.sequence]
+    if chosen:
+        counts = {name: chosen.count(name) for name in sorted(set(chosen))}
+        text += "\n  left-turn sequences: " + ", ".join(f"{n} x{k}" for n, k in counts.items())
+    return text
+
+
 def _plan_summary(plan: TimingPlan, corridor: Corridor) -> str:
     c = plan.cycle_s
     lines = [
-        f"plan for {plan.corridor}: cycle {c:g} s, band speed {plan.speed_out_kmh:g}/"
-        f"{plan.speed_in_kmh:g} km/h",
+        f"plan for {plan.corridor}: cycle {c:g} s, " + _speed_text(plan),
         f"  band {corridor.outbound_name:>10}: {plan.bandwidth_out_s:6.1f} s "
         f"({plan.bandwidth_out_s / c:.0%} of cycle)",
         f"  band {corridor.inbound_name:>10}: {plan.bandwidth_in_s:6.1f} s "

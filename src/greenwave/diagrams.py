@@ -112,6 +112,24 @@ def band_corners(
     return ((t0, x_from), (t0 + width, x_from), (t0 + width + travel, x_to), (t0 + travel, x_to))
 
 
+def band_polygon(
+    plan: TimingPlan, direction: Direction, *, cycle_index: int = 0
+) -> list[Corner]:
+    """The band's outline ``(time_s, position_m)``: leading edge signal by signal, then the
+    trailing edge back. With per-link progression speeds the band bends at every signal; with
+    one speed it is :func:`band_corners`' parallelogram (with the signals as extra points).
+    """
+    corners = band_corners(plan, direction, cycle_index=cycle_index)
+    t0, width = corners[0][0], corners[1][0] - corners[0][0]
+    problem = plan.band_problem()
+    pos = [s.position_m for s in plan.signals]
+    if direction == "outbound":
+        lead = [(t0 + t, x) for t, x in zip(problem.arrival_out_s(), pos, strict=True)]
+    else:
+        lead = [(t0 + t, x) for t, x in zip(problem.arrival_in_s(), pos, strict=True)][::-1]
+    return lead + [(t + width, x) for t, x in reversed(lead)]
+
+
 def time_window(plan: TimingPlan, cycles: int) -> tuple[float, float]:
     """The time range [s] of a diagram: *cycles* cycles, more when a band needs longer.
 
@@ -230,7 +248,7 @@ def _draw_band(
     k_from = math.floor((window[0] - latest) / plan.cycle_s)
     k_to = math.ceil((window[1] - earliest) / plan.cycle_s)
     for k in range(k_from, k_to + 1):
-        corners = band_corners(plan, direction, cycle_index=k)
+        corners = band_polygon(plan, direction, cycle_index=k)
         ax.add_patch(
             Polygon(
                 [(t, x / scale) for t, x in corners],
@@ -281,8 +299,10 @@ def _legend_handles(
         (outbound_name, "outbound", plan.bandwidth_out_s, plan.speed_out_kmh),
         (inbound_name, "inbound", plan.bandwidth_in_s, plan.speed_in_kmh),
     )
+    at = "at mean" if plan.link_speeds_out_kmh else "at"
     handles: list[Patch | Line2D] = [
-        Patch(color=BAND_COLORS[d], alpha=0.4, label=f"{name} band {b:.1f} s at {v:g} km/h")
+        Patch(color=BAND_COLORS[d], alpha=0.4,
+              label=f"{name} band {b:.1f} s {at} {round(v, 1):g} km/h")
         for name, d, b, v in bands
     ]
     handles += [

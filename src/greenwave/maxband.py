@@ -49,7 +49,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from greenwave._milp import MIP_GAP, create_solver, pywraplp, relative_gap
+from greenwave._milp import MIP_GAP, check_solution, create_solver, pywraplp, relative_gap
 from greenwave.bands import TOLERANCE_S, BandProblem, BandResult, evaluate_bands
 from greenwave.errors import InfeasibleError, InputError, SolverError
 
@@ -374,6 +374,7 @@ def _run(model: _Model, limit_s: float) -> _Stage:
         raise InfeasibleError(_INFEASIBLE)
     if code not in (pywraplp.Solver.OPTIMAL, pywraplp.Solver.FEASIBLE):
         raise SolverError(f"the MILP solver returned no solution (status code {code})")
+    check_solution(solver)
     value = solver.Objective().Value()
     bound = solver.Objective().BestBound()
     optimal = code == pywraplp.Solver.OPTIMAL

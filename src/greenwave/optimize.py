@@ -14,7 +14,11 @@ from greenwave.plan import TimingPlan, plan_from_offsets
 from greenwave.sequences import SequenceVariant, sequence_variants
 
 if TYPE_CHECKING:
-    from greenwave.progression import ProgressionSignal, ProgressionSolution
+    from greenwave.progression import Affine, ProgressionSignal, ProgressionSolution
+
+#: Saturation headway of a discharging queue [s/veh] and start-up lost time [s] (HCM).
+QUEUE_HEADWAY_S = 2.0
+STARTUP_LOST_S = 2.0
 
 
 def optimize_corridor(
@@ -93,6 +97,7 @@ def optimize_progression(
     max_speed_change_kmh: float | None = None,
     sequences: bool = True,
     queue_clearance_s: Sequence[tuple[float, float]] | None = None,
+    queue_from_demand: bool = False,
     mode: str = "balanced",
     k: float = 1.0,
     period: str = "",
@@ -120,8 +125,10 @@ def optimize_progression(
             (lag/lag or the template's own, lead/lag, lag/lead; :mod:`greenwave.sequences`).
         queue_clearance_s: per signal ``(outbound, inbound)`` queue clearance [s] the band
             leaves at the start of the green.
+        queue_from_demand: queue clearance from the *period*'s turning-in flows instead
+            (:func:`queue_clearance_model`).
     """
-    from greenwave.progression import ProgressionProblem, solve_progression
+    from greenwave.progression import Affine, ProgressionProblem, solve_progression
 
     started = time.perf_counter()
     c_lo, c_hi = _cycle_range(corridor, cycle_range_s)
@@ -137,10 +144,15 @@ def optimize_progression(
                              value=max_speed_change_kmh)
         v_max = max(s_out[1], s_in[1])
         change = max_speed_change_kmh * 3.6 / v_max**2
-    queues = list(queue_clearance_s) if queue_clearance_s is not None else None
-    if queues is not None and len(queues) != len(corridor.intersections):
-        raise InputError(f"expected {len(corridor.intersections)} queue clearances, found "
-                         f"{len(queues)}", field="queue_clearance_s", value=len(queues))
+    queues: list[tuple[Affine, Affine]] | None = None
+    if queue_from_demand:
+        queues = queue_clearance_model(corridor, period or corridor.default_period)
+    elif queue_clearance_s is not None:
+        queues = [(Affine.constant(a), Affine.constant(b)) for a, b in queue_clearance_s]
+        if len(queues) != len(corridor.intersections):
+            raise InputError(f"expected {len(corridor.intersections)} queue clearances, "
+                             f"found {len(queues)}", field="queue_clearance_s",
+                             value=len(queues))
 
     def problem(lo: float, hi: float) -> ProgressionProblem:
         signals = _progression_signals(corridor, lo, hi, sequences, queues)
@@ -196,11 +208,45 @@ def optimize_progression(
                 "speed_in_range_kmh": list(s_in),
                 "max_speed_change_kmh": max_speed_change_kmh,
                 "sequences": sequences,
-                "queue_clearance": queues is not None,
+                "queue_clearance": "demand" if queue_from_demand
+                else "given" if queues is not None else "none",
             },
             "stages": stages,
         },
     )
+
+
+def queue_clearance_model(corridor: Corridor, period: str) -> list[tuple[Affine, Affine]]:
+    """Queue clearance per signal and direction from the flows turning in upstream [s].
+
+    Vehicles that turn into the main street at signal ``i`` (from the cross street, during
+    its phase) reach signal ``i + 1`` ahead of the platoon and queue there: per cycle and
+    lane ``N = V_turn-in · C / 3600 / lanes`` of them. The band leaves them
+    ``τ = STARTUP_LOST_S + QUEUE_HEADWAY_S · N`` at the start of the green (MAXBAND's τ;
+    ORACLES case 2: 8 vehicles, 2 s headway, 3 s lost time → 19 s). ``τ`` grows with the
+    cycle, ``τ(C) = a + b·C``. The first signal of each direction has no upstream turn-ins.
+    """
+    from greenwave.progression import Affine
+    from greenwave.splits import movement_volumes
+
+    volumes = movement_volumes(corridor, period)
+    xs = corridor.intersections
+    n = len(xs)
+    out = [Affine() for _ in range(n)]
+    inb = [Affine() for _ in range(n)]
+
+    def tau(turn_in_vph: float, lanes: int) -> Affine:
+        if turn_in_vph <= 0:
+            return Affine()
+        return Affine(STARTUP_LOST_S, QUEUE_HEADWAY_S * turn_in_vph / 3600.0 / max(lanes, 1))
+
+    for i in range(n - 1):
+        v = volumes[xs[i].id]
+        # what turns into the outbound direction at i equals what turns off it there
+        out[i + 1] = tau(v.get("out_L", 0.0) + v.get("out_R", 0.0), xs[i + 1].through_lanes)
+        w = volumes[xs[i + 1].id]
+        inb[i] = tau(w.get("in_L", 0.0) + w.get("in_R", 0.0), xs[i].through_lanes)
+    return list(zip(out, inb, strict=True))
 
 
 def _cycle_range(corridor: Corridor,
@@ -234,7 +280,7 @@ def _variants(intersection: Intersection, sequences: bool) -> tuple[SequenceVari
 
 def _progression_signals(
     corridor: Corridor, c_lo: float, c_hi: float, sequences: bool,
-    queues: Sequence[tuple[float, float]] | None,
+    queues: Sequence[tuple[Affine, Affine]] | None,
 ) -> tuple[ProgressionSignal, ...]:
     """Each intersection's options, windows affine in C through their values at both ends."""
     from greenwave.progression import Affine, ProgressionSignal, SignalOption
@@ -246,7 +292,7 @@ def _progression_signals(
     for n, (a, b) in enumerate(zip(low.intersections, high.intersections, strict=True)):
         at_lo = {v.name: v.intersection for v in _variants(a, sequences)}
         at_hi = {v.name: v.intersection for v in _variants(b, sequences)}
-        q_out, q_in = queues[n] if queues is not None else (0.0, 0.0)
+        q_out, q_in = queues[n] if queues is not None else (Affine(), Affine())
         options = tuple(
             SignalOption(
                 name=name,
@@ -254,8 +300,8 @@ def _progression_signals(
                 green_in=Affine.through(c_lo, x.green_in_s, c_hi, at_hi[name].green_in_s),
                 shift=Affine.through(c_lo, x.inbound_shift_s, c_hi,
                                      at_hi[name].inbound_shift_s),
-                queue_out=Affine.constant(q_out),
-                queue_in=Affine.constant(q_in),
+                queue_out=q_out,
+                queue_in=q_in,
             )
             for name, x in at_lo.items() if name in at_hi  # valid over the whole range
         )

@@ -38,7 +38,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from greenwave._milp import MIP_GAP, create_solver, pywraplp, relative_gap
+from greenwave._milp import MIP_GAP, check_solution, create_solver, pywraplp, relative_gap
 from greenwave.bands import TOLERANCE_S, BandProblem, BandResult, SignalWindow, evaluate_bands
 from greenwave.errors import InfeasibleError, InputError, SolverError
 from greenwave.maxband import BandMode
@@ -403,17 +403,17 @@ class _Model:
         psi_lo, psi_hi = tb_lo - gi_hi, 1.0 + tb_hi - qi_lo
         lo = math.ceil(psi_lo - phi_hi - sh_hi - _EPS)
         hi = math.floor(psi_hi - phi_lo - sh_lo + _EPS)
-        m = s.NumVar(lo, hi, f"m_{i}")  # integral through the link integers
+        # Integer itself, not only through the link integers: SCIP (OR-Tools 9.15) returned
+        # solutions violating ``m_i = m_{i+1} + M_i`` by up to 0.3 with a continuous m_i
+        # (22 of 1,500 random corridors; none with an integer m_i).
+        m = s.IntVar(lo, hi, f"m_{i}")
         self.loops.append(m)
         return m
 
     def _close_loops(self) -> None:
-        """``m_{n-1}`` integer, ``m_i − m_{i+1} = M_i`` with tight integer ``M_i``."""
+        """``m_i − m_{i+1} = M_i`` with tight integer ``M_i``."""
         s = self.solver
         n = len(self.loops)
-        last = self.loops[-1]
-        s.Add(last == s.IntVar(math.ceil(last.lb() - _EPS), math.floor(last.ub() + _EPS),
-                               "m_last"))
         for i in range(n - 1):
             a, c = self.bounds[i], self.bounds[i + 1]
             t_lo = self.t_out[i].lb() + self.t_in[i].lb()
@@ -445,6 +445,7 @@ class _Model:
             )
         if code not in (pywraplp.Solver.OPTIMAL, pywraplp.Solver.FEASIBLE):
             raise SolverError(f"the MILP solver returned no solution (status code {code})")
+        check_solution(s)
         optimal = code == pywraplp.Solver.OPTIMAL
         value, bound = s.Objective().Value(), s.Objective().BestBound()
         return _Stage(
