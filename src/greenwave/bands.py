@@ -29,7 +29,8 @@ from dataclasses import dataclass
 
 from greenwave.errors import InputError
 
-__all__ = ["BandProblem", "BandResult", "SignalWindow", "evaluate_bands"]
+__all__ = ["BandProblem", "BandResult", "SignalWindow", "evaluate_bands", "link_bands",
+           "segment_bands"]
 
 #: Float tolerance for comparisons of times [s]; never used as a time step.
 TOLERANCE_S = 1e-9
@@ -133,6 +134,17 @@ class BandProblem:
         backwards = itertools.accumulate(reversed(self.link_travel_in_s()), initial=0.0)
         return tuple(reversed(tuple(backwards)))
 
+    def segment(self, first: int, last: int) -> BandProblem:
+        """The sub-corridor of signals ``first..last`` (inclusive), with their links' speeds."""
+        if not (0 <= first < last < self.n_signals):
+            raise InputError(f"segment {first}..{last}: expected 0 <= first < last < "
+                             f"{self.n_signals}", field="segment", value=(first, last))
+        return BandProblem(
+            self.signals[first:last + 1], self.cycle_s, self.speed_out_kmh, self.speed_in_kmh,
+            link_speeds_out_kmh=self.link_speeds_out_kmh[first:last],
+            link_speeds_in_kmh=self.link_speeds_in_kmh[first:last],
+        )
+
     def reversed(self) -> BandProblem:
         """The corridor seen from its other end.
 
@@ -229,6 +241,34 @@ def evaluate_bands(problem: BandProblem, green_out_start_s: Sequence[float]) -> 
         band_in_start_s=in_start,
         cycle_s=cycle,
     )
+
+
+def segment_bands(problem: BandProblem, green_out_start_s: Sequence[float], first: int,
+                  last: int) -> BandResult:
+    """Exact bands through signals ``first..last`` only (a zone of the corridor).
+
+    ``band_out_start_s`` is then the leading edge at signal *first*, ``band_in_start_s`` at
+    signal *last*.
+    """
+    starts = list(green_out_start_s)
+    if len(starts) != problem.n_signals:
+        raise InputError(f"expected {problem.n_signals} green starts, found {len(starts)}",
+                         field="green_out_start_s", value=len(starts))
+    return evaluate_bands(problem.segment(first, last), starts[first:last + 1])
+
+
+def link_bands(problem: BandProblem, green_out_start_s: Sequence[float]
+               ) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Exact band of every link on its own (MULTIBAND's link bands) [s].
+
+    Link ``j`` joins signals ``j`` and ``j + 1``; its outbound band is the longest window of
+    departures from ``j`` at the link's progression speed meeting green at both, its inbound
+    band the same from ``j + 1``. Returns ``(outbound, inbound)``, ``n - 1`` values each.
+    """
+    results = [segment_bands(problem, green_out_start_s, j, j + 1)
+               for j in range(problem.n_signals - 1)]
+    return (tuple(r.bandwidth_out_s for r in results),
+            tuple(r.bandwidth_in_s for r in results))
 
 
 def _link_times(

@@ -69,6 +69,13 @@ def _weight(text: str) -> float:
     return value
 
 
+def _multiband_p(text: str) -> float:
+    value = _number(text, strict=False)
+    if value > 8:
+        raise argparse.ArgumentTypeError(f"expected p from 0 to 8, found {text!r}")
+    return value
+
+
 def _seeds(text: str) -> tuple[int, ...]:
     items = [s.strip() for s in text.split(",")]
     try:
@@ -111,6 +118,11 @@ def _add_optimize_options(p: argparse.ArgumentParser) -> None:
                       "default on with the full model")
     full.add_argument("--queue-clearance", action="store_true",
                       help="leave the queue of upstream turning-in flows ahead of the band")
+    full.add_argument("--method", choices=["maxband", "multiband"], default="maxband",
+                      help="maxband: one band per direction through every signal (default); "
+                      "multiband: a band per link, weighted by (V/S)^p")
+    full.add_argument("--multiband-p", type=_multiband_p, default=1.0, metavar="P",
+                      help="MULTIBAND weight exponent p in (V/S)^p, 0 to 8 (default 1)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -239,6 +251,7 @@ def cmd_optimize(args: argparse.Namespace) -> int:
             sequences=args.sequences if args.sequences is not None else True,
             queue_from_demand=args.queue_clearance,
             mode=args.mode, k=args.k, period=period if corridor.demand else "",
+            method=args.method, multiband_p=args.multiband_p,
         )
     else:
         plan = optimize_corridor(corridor, speed_in_kmh=args.speed_in_kmh, mode=args.mode,
@@ -259,7 +272,7 @@ def cmd_optimize(args: argparse.Namespace) -> int:
 def _wants_full(args: argparse.Namespace) -> bool:
     return bool(args.full or args.cycle_range_s or args.speed_range_kmh
                 or args.speed_in_range_kmh or args.max_speed_change_kmh is not None
-                or args.sequences or args.queue_clearance)
+                or args.sequences or args.queue_clearance or args.method != "maxband")
 
 
 def cmd_build_net(args: argparse.Namespace) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
 from collections.abc import Sequence
@@ -15,6 +16,9 @@ from greenwave.sequences import SequenceVariant, sequence_variants
 
 if TYPE_CHECKING:
     from greenwave.progression import Affine, ProgressionSignal, ProgressionSolution
+
+#: Band formulations of :func:`optimize_progression`.
+METHODS = ("maxband", "multiband")
 
 #: Saturation headway of a discharging queue [s/veh] and start-up lost time [s] (HCM).
 QUEUE_HEADWAY_S = 2.0
@@ -102,8 +106,11 @@ def optimize_progression(
     k: float = 1.0,
     period: str = "",
     time_limit_s: float = 30.0,
+    method: str = "maxband",
+    multiband_p: float = 1.0,
 ) -> TimingPlan:
-    """Cycle, progression speeds, left-turn sequences and offsets by full MAXBAND.
+    """Cycle, progression speeds, left-turn sequences and offsets by full MAXBAND (or
+    MULTIBAND with ``method="multiband"``).
 
     Two solves (see :mod:`greenwave.progression`): first with the cycle free in
     *cycle_range_s* (``z = 1/C``; greens proportional to the cycle as
@@ -127,8 +134,33 @@ def optimize_progression(
             leaves at the start of the green.
         queue_from_demand: queue clearance from the *period*'s turning-in flows instead
             (:func:`queue_clearance_model`).
+        method: ``maxband`` (one band per direction through every signal) or ``multiband``
+            (a band per link, weighted by ``(V/S)^p`` with *multiband_p* from the period's
+            demand, and MAXBAND's directional ratio per link; weights 1 without demand).
+            *mode* and *k* apply to ``maxband`` only.
     """
-    from greenwave.progression import Affine, ProgressionProblem, solve_progression
+    from greenwave.progression import (
+        Affine,
+        ProgressionProblem,
+        solve_multiband,
+        solve_progression,
+    )
+
+    if method not in METHODS:
+        raise InputError(f"unknown method {method!r}; expected one of {', '.join(METHODS)}",
+                         field="method", value=method)
+    weights: tuple[list[float], list[float], list[float] | None] = (
+        [1.0] * (len(corridor.intersections) - 1),) * 2 + (None,)
+    if method == "multiband" and corridor.demand:
+        weights = multiband_weights(corridor, period or corridor.default_period, multiband_p)
+
+    def solve(pr: ProgressionProblem, integer: bool = True) -> ProgressionSolution:
+        if method == "multiband":
+            return solve_multiband(pr, weights_out=weights[0], weights_in=weights[1],
+                                   k_links=weights[2], integer_offsets=integer,
+                                   time_limit_s=time_limit_s)
+        return solve_progression(pr, mode=mode, k=k, integer_offsets=integer,
+                                 time_limit_s=time_limit_s)
 
     started = time.perf_counter()
     c_lo, c_hi = _cycle_range(corridor, cycle_range_s)
@@ -164,18 +196,23 @@ def optimize_progression(
     if not candidates:
         # the cycle stage only chooses the cycle: balanced mode's total b + b̄ decides it, the
         # split between the directions is settled at the whole-second cycle
-        free = solve_progression(problem(c_lo, c_hi), mode="weighted" if mode == "balanced"
-                                 else mode, k=1.0 if mode == "balanced" else k,
-                                 integer_offsets=False, time_limit_s=time_limit_s)
+        if method == "multiband":
+            free = solve(problem(c_lo, c_hi), integer=False)
+        else:
+            free = solve_progression(problem(c_lo, c_hi), mode="weighted" if mode ==
+                                     "balanced" else mode, k=1.0 if mode == "balanced" else k,
+                                     integer_offsets=False, time_limit_s=time_limit_s)
         stages.append(_stage_record("cycle", free))
         candidates = _whole_cycles(free.cycle_s, c_lo, c_hi)
     solutions = []
     for cycle in candidates:
-        sol = solve_progression(problem(cycle, cycle), mode=mode, k=k,
-                                time_limit_s=time_limit_s)
+        sol = solve(problem(cycle, cycle))
         stages.append(_stage_record(f"offsets at {cycle:g} s", sol))
         solutions.append(sol)
-    best = max(solutions, key=lambda sol: _score(sol, mode, k))
+    if method == "multiband":
+        best = max(solutions, key=lambda sol: _multiband_score(sol, weights[0], weights[1]))
+    else:
+        best = max(solutions, key=lambda sol: _score(sol, mode, k))
     timed = corridor.with_cycle(best.cycle_s)
     chosen = tuple(
         _variants(i, sequences)[o].intersection for i, o in zip(timed.intersections,
@@ -194,8 +231,8 @@ def optimize_progression(
         sequences=best.option_names,
         queues_s=[(w.queue_out_s, w.queue_in_s) for w in windows],
         solver={
-            "method": "maxband-full",
-            "mode": best.mode.value,
+            "method": "multiband" if method == "multiband" else "maxband-full",
+            "mode": best.mode.value if method == "maxband" else "link-weighted",
             "k": k,
             "two_way": True,
             "status": best.status if all(s["status"] == "optimal" for s in stages)
@@ -210,10 +247,41 @@ def optimize_progression(
                 "sequences": sequences,
                 "queue_clearance": "demand" if queue_from_demand
                 else "given" if queues is not None else "none",
+                **({"multiband_p": multiband_p,
+                    "link_weights_out": [round(w, 6) for w in weights[0]],
+                    "link_weights_in": [round(w, 6) for w in weights[1]]}
+                   if method == "multiband" else {}),
             },
             "stages": stages,
         },
     )
+
+
+def multiband_weights(corridor: Corridor, period: str, p: float
+                      ) -> tuple[list[float], list[float], list[float]]:
+    """MULTIBAND's link weights ``a_j = (V_j / S_j)^p`` and ratios ``k_j = V̄_j / V_j``.
+
+    ``V_j`` is the outbound volume on link ``j`` (all that approaches signal ``j + 1``),
+    ``V̄_j`` the inbound one (all that approaches signal ``j``), from the period's movement
+    volumes; ``S_j`` the through saturation flow of that approach
+    (:data:`greenwave.splits.SATURATION_VPHPL` per through lane). ``p = 0`` weighs every link
+    alike; Gartner et al. use ``p`` in {0, 1, 2, 4}.
+    """
+    from greenwave.splits import SATURATION_VPHPL, movement_volumes
+
+    if not (math.isfinite(p) and 0 <= p <= 8):
+        raise InputError(f"multiband p = {p!r}: expected a number from 0 to 8",
+                         field="multiband_p", value=p)
+    volumes = movement_volumes(corridor, period)
+    xs = corridor.intersections
+    w_out, w_in, ratios = [], [], []
+    for a, b in itertools.pairwise(xs):
+        v_out = sum(volumes[b.id][m] for m in ("out_T", "out_L", "out_R"))
+        v_in = sum(volumes[a.id][m] for m in ("in_T", "in_L", "in_R"))
+        w_out.append((v_out / (SATURATION_VPHPL * b.through_lanes)) ** p)
+        w_in.append((v_in / (SATURATION_VPHPL * a.through_lanes)) ** p)
+        ratios.append(v_in / v_out if v_out > 0 else 1.0)
+    return w_out, w_in, ratios
 
 
 def queue_clearance_model(corridor: Corridor, period: str) -> list[tuple[Affine, Affine]]:
@@ -322,6 +390,14 @@ def _score(sol: ProgressionSolution, mode: str, k: float) -> tuple[float, float]
     if mode == "balanced":
         return b + b_in, min(b, b_in)
     return b + k * b_in, 0.0
+
+
+def _multiband_score(sol: ProgressionSolution, w_out: Sequence[float],
+                     w_in: Sequence[float]) -> float:
+    """MULTIBAND's objective from the exact link bands, in cycles."""
+    total = sum(a * b for a, b in zip(w_out, sol.link_bands_out_s, strict=True))
+    total += sum(a * b for a, b in zip(w_in, sol.link_bands_in_s, strict=True))
+    return total / sol.cycle_s
 
 
 def _stage_record(name: str, sol: ProgressionSolution) -> dict[str, Any]:

@@ -55,6 +55,8 @@ class TimingPlan:
     solver: Mapping[str, Any] = field(default_factory=dict)
     link_speeds_out_kmh: tuple[float, ...] = ()  # per link when the speeds were optimized
     link_speeds_in_kmh: tuple[float, ...] = ()
+    link_bands_out_s: tuple[float, ...] = ()  # exact band of every link on its own [s]
+    link_bands_in_s: tuple[float, ...] = ()
 
     @property
     def efficiency(self) -> float:
@@ -93,13 +95,19 @@ class TimingPlan:
 
     def with_exact_bands(self) -> TimingPlan:
         """This plan with its band fields recomputed exactly from its green starts."""
+        from greenwave.bands import link_bands
+
         exact = self.evaluate_bands()
+        links_out, links_in = link_bands(self.band_problem(),
+                                         [s.green_out_start_s for s in self.signals])
         return replace(
             self,
             bandwidth_out_s=exact.bandwidth_out_s,
             bandwidth_in_s=exact.bandwidth_in_s,
             band_out_start_s=exact.band_out_start_s,
             band_in_start_s=exact.band_in_start_s,
+            link_bands_out_s=links_out,
+            link_bands_in_s=links_in,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -117,6 +125,8 @@ class TimingPlan:
             "efficiency": round(self.efficiency, 6),
             "band_out_start_s": round(self.band_out_start_s, 6),
             "band_in_start_s": round(self.band_in_start_s, 6),
+            "link_bandwidths_out_s": [round(b, 6) for b in self.link_bands_out_s],
+            "link_bandwidths_in_s": [round(b, 6) for b in self.link_bands_in_s],
             "time_frame": "offset_s: phase 0 starts at t = offset_s + k*cycle_s (SUMO); "
             "all *_start_s in the same frame, modulo cycle_s",
             "solver": dict(self.solver),

@@ -39,7 +39,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from greenwave._milp import MIP_GAP, check_solution, create_solver, pywraplp, relative_gap
-from greenwave.bands import TOLERANCE_S, BandProblem, BandResult, SignalWindow, evaluate_bands
+from greenwave.bands import (
+    TOLERANCE_S,
+    BandProblem,
+    BandResult,
+    SignalWindow,
+    evaluate_bands,
+    link_bands,
+)
 from greenwave.errors import InfeasibleError, InputError, SolverError
 from greenwave.maxband import BandMode
 
@@ -49,6 +56,7 @@ __all__ = [
     "ProgressionSignal",
     "ProgressionSolution",
     "SignalOption",
+    "solve_multiband",
     "solve_progression",
 ]
 
@@ -213,6 +221,65 @@ class ProgressionSolution:
     solve_s: float
     mode: BandMode
     k: float
+    link_bands_out_s: tuple[float, ...] = ()
+    link_bands_in_s: tuple[float, ...] = ()
+    milp_link_bands_out_s: tuple[float, ...] = ()
+    milp_link_bands_in_s: tuple[float, ...] = ()
+    method: str = "maxband"
+
+
+def solve_multiband(
+    problem: ProgressionProblem,
+    *,
+    weights_out: Sequence[float] | None = None,
+    weights_in: Sequence[float] | None = None,
+    k_links: Sequence[float] | None = None,
+    integer_offsets: bool = True,
+    time_limit_s: float = 30.0,
+) -> ProgressionSolution:
+    """MULTIBAND (Gartner, Assmann, Lasaga, Hou 1991): a band per link and direction.
+
+    Each link ``j`` gets its own bands ``b_j``, ``b̄_j``, symmetric about one progression line
+    per direction (the same loop integers, cycle, speeds and lead/lag options as MAXBAND), and
+    fitting the greens at both of its signals; the objective is
+    ``Σ_j (a_j b_j + ā_j b̄_j) / (n − 1)`` with weights ``a_j = (V_j / S_j)^p`` (default 1).
+    A band centred on the progression line of width ``min_j b_j`` passes every signal, so the
+    through band is never below the narrowest link band.
+
+    The solution's ``link_bands_*_s`` are the exact band of every link for the returned
+    offsets (:func:`greenwave.bands.link_bands`, never below the MILP's), ``result`` the exact
+    through bands.
+
+    Raises:
+        InputError: weights or ratios of the wrong length, negative or not finite.
+        InfeasibleError, SolverError: as :func:`solve_progression`.
+    """
+    links = len(problem.signals) - 1
+    w_out = _weights(weights_out, links, "weights_out")
+    w_in = _weights(weights_in, links, "weights_in")
+    ks = None if k_links is None else _weights(k_links, links, "k_links")
+    if not (math.isfinite(time_limit_s) and time_limit_s > 0):
+        raise InputError(f"time_limit_s = {time_limit_s!r}: expected a number > 0",
+                         field="time_limit_s", value=time_limit_s)
+    started = time.perf_counter()
+    model = _Model(problem, integer_offsets, multiband=True)
+    stage = model.solve_multiband(w_out, w_in, ks, time_limit_s)
+    return _solution(problem, model, stage, BandMode.WEIGHTED, 1.0,
+                     time.perf_counter() - started)
+
+
+def _weights(values: Sequence[float] | None, n: int, name: str) -> list[float]:
+    if values is None:
+        return [1.0] * n
+    out = [float(v) for v in values]
+    if len(out) != n:
+        raise InputError(f"{name}: expected one value per link ({n}), found {len(out)}",
+                         field=name, value=len(out))
+    for j, v in enumerate(out):
+        if not (math.isfinite(v) and v >= 0):
+            raise InputError(f"{name}[{j}] = {v!r}: expected a finite number >= 0",
+                             field=name, value=v)
+    return out
 
 
 def solve_progression(
@@ -282,8 +349,10 @@ class _Bounds:
 class _Model:
     """The MILP of one :class:`ProgressionProblem` (see the module docstring)."""
 
-    def __init__(self, problem: ProgressionProblem, integer_offsets: bool) -> None:
+    def __init__(self, problem: ProgressionProblem, integer_offsets: bool,
+                 multiband: bool = False) -> None:
         self.problem = problem
+        self.multiband = multiband
         self.solver, _ = create_solver()
         c_lo, c_hi = problem.cycle_range_s
         self.z_lo, self.z_hi = 1.0 / c_hi, 1.0 / c_lo
@@ -299,6 +368,10 @@ class _Model:
         self._speed_change(self.t_in, d)
         self.b = s.NumVar(0.0, 1.0, "b")
         self.b_in = s.NumVar(0.0, 1.0, "b_in")
+        # MULTIBAND: one band per link and direction, symmetric about the progression line
+        links = n - 1 if multiband else 0
+        self.b_links = [s.NumVar(0.0, 1.0, f"bl_{j}") for j in range(links)]
+        self.b_in_links = [s.NumVar(0.0, 1.0, f"blb_{j}") for j in range(links)]
         self.u = s.NumVar(0.0, self.z_hi if self.integer else 0.0, "u")
         self.u_in = s.NumVar(0.0, 1.0, "u_in")
         self.y: list[list[pywraplp.Variable]] = []
@@ -378,14 +451,24 @@ class _Model:
             self.offset_vars.append(phi_var)
             phi = phi_var + 0.0
         self.phi.append(phi)
-        # outbound band inside the outbound green (after the queue clears)
-        s.Add(phi + queue <= self.u + arrive)
-        s.Add(self.u + arrive + self.b <= phi + green)
-        # inbound band inside the inbound green of loop m_i (see _loop)
         m = self._loop(i, phi_lo, phi_hi, tb_lo, tb_hi, gi_hi, qi_lo, sh_lo, sh_hi)
-        start_in = phi + shift + m
-        s.Add(start_in + queue_in <= self.u_in + arrive_in)
-        s.Add(self.u_in + arrive_in + self.b_in <= start_in + green_in)
+        start_in = phi + shift + m  # inbound green of loop m_i (see _loop)
+        if not self.multiband:
+            # each band inside its green (after the queue clears); u, ū: leading edges
+            s.Add(phi + queue <= self.u + arrive)
+            s.Add(self.u + arrive + self.b <= phi + green)
+            s.Add(start_in + queue_in <= self.u_in + arrive_in)
+            s.Add(self.u_in + arrive_in + self.b_in <= start_in + green_in)
+        else:
+            # the band of each link touching signal i, centred on the progression line
+            # (u + T_i outbound, ū + T̄_i inbound), inside the green (Gartner et al. 1991)
+            for j in (i - 1, i):
+                if 0 <= j < len(self.b_links):
+                    half, half_in = 0.5 * self.b_links[j], 0.5 * self.b_in_links[j]
+                    s.Add(phi + queue <= self.u + arrive - half)
+                    s.Add(self.u + arrive + half <= phi + green)
+                    s.Add(start_in + queue_in <= self.u_in + arrive_in - half_in)
+                    s.Add(self.u_in + arrive_in + half_in <= start_in + green_in)
         self.bounds.append(_Bounds(sh_lo, sh_hi, q_lo, self._affine(i, "queue_out")[2],
                                    qi_lo, self._affine(i, "queue_in")[2], g_hi, gi_hi))
 
@@ -468,6 +551,24 @@ class _Model:
         self._maximize([(1.0, self.b), (k, self.b_in)])
         return self._run(limit_s)
 
+    def solve_multiband(self, weights_out: Sequence[float], weights_in: Sequence[float],
+                        k_links: Sequence[float] | None, limit_s: float) -> _Stage:
+        """MULTIBAND: maximize ``Σ_j (a_j b_j + ā_j b̄_j) / (n − 1)``.
+
+        With *k_links* (``k_j = V̄_j / V_j``) each link also keeps MAXBAND's directional
+        constraint ``(1 − k_j) b̄_j >= (1 − k_j) k_j b_j``.
+        """
+        links = len(self.b_links)
+        if k_links is not None:
+            for j, kj in enumerate(k_links):
+                if kj != 1.0:
+                    self.solver.Add((1.0 - kj) * self.b_in_links[j]
+                                    >= (1.0 - kj) * kj * self.b_links[j])
+        terms = [(a / links, b) for a, b in zip(weights_out, self.b_links, strict=True)]
+        terms += [(a / links, b) for a, b in zip(weights_in, self.b_in_links, strict=True)]
+        self._maximize(terms)
+        return self._run(limit_s)
+
     def solve_balanced(self, limit_s: float) -> _Stage:
         started = time.perf_counter()
         self._maximize([(1.0, self.b), (1.0, self.b_in)])
@@ -538,10 +639,25 @@ def _solution(problem: ProgressionProblem, model: _Model, stage: _Stage, mode: B
     starts = _normalised(raw, cycle, model.integer)
     fixed = problem.band_problem(cycle, choice, speeds_out, speeds_in)
     result = evaluate_bands(fixed, starts)
-    milp_out, milp_in = v["b"] * cycle, v["b_in"] * cycle
+    tolerance = CHECK_TOLERANCE_S * max(1.0, cycle / 100)
+    milp_links_out = tuple(v[b.name()] * cycle for b in model.b_links)
+    milp_links_in = tuple(v[b.name()] * cycle for b in model.b_in_links)
+    links_out: tuple[float, ...] = ()
+    links_in: tuple[float, ...] = ()
+    if model.multiband:
+        milp_out, milp_in = min(milp_links_out), min(milp_links_in)
+        links_out, links_in = link_bands(fixed, starts)
+        for j, (mo, mi, eo, ei) in enumerate(zip(milp_links_out, milp_links_in, links_out,
+                                                 links_in, strict=True)):
+            if eo < mo - tolerance or ei < mi - tolerance:
+                raise SolverError(
+                    f"link {j}: the MILP's link bands ({mo:.9f} s, {mi:.9f} s) exceed the "
+                    f"exact evaluation of its offsets ({eo:.9f} s, {ei:.9f} s); this is a bug")
+    else:
+        milp_out, milp_in = v["b"] * cycle, v["b_in"] * cycle
     for direction, milp, exact in (("outbound", milp_out, result.bandwidth_out_s),
                                    ("inbound", milp_in, result.bandwidth_in_s)):
-        if exact < milp - CHECK_TOLERANCE_S * max(1.0, cycle / 100):
+        if exact < milp - tolerance:
             raise SolverError(
                 f"the {direction} band of the MILP solution ({milp:.9f} s) is larger than the "
                 f"exact evaluation of its offsets ({exact:.9f} s); this is a bug"
@@ -563,6 +679,11 @@ def _solution(problem: ProgressionProblem, model: _Model, stage: _Stage, mode: B
         solve_s=solve_s,
         mode=mode,
         k=k,
+        link_bands_out_s=links_out,
+        link_bands_in_s=links_in,
+        milp_link_bands_out_s=milp_links_out,
+        milp_link_bands_in_s=milp_links_in,
+        method="multiband" if model.multiband else "maxband",
     )
 
 
