@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 
 #: Band formulations of :func:`optimize_progression`.
 METHODS = ("maxband", "multiband")
+#: Where the greens come from (see :func:`optimize_progression`).
+SPLITS = ("spec", "demand")
 
 #: Saturation headway of a discharging queue [s/veh] and start-up lost time [s] (HCM).
 QUEUE_HEADWAY_S = 2.0
@@ -108,6 +110,7 @@ def optimize_progression(
     time_limit_s: float = 30.0,
     method: str = "maxband",
     multiband_p: float = 1.0,
+    splits: str = "spec",
 ) -> TimingPlan:
     """Cycle, progression speeds, left-turn sequences and offsets by full MAXBAND (or
     MULTIBAND with ``method="multiband"``).
@@ -138,6 +141,12 @@ def optimize_progression(
             (a band per link, weighted by ``(V/S)^p`` with *multiband_p* from the period's
             demand, and MAXBAND's directional ratio per link; weights 1 without demand).
             *mode* and *k* apply to ``maxband`` only.
+        splits: ``spec`` (the phase plans' greens, retimed in proportion to the cycle) or
+            ``demand`` (Webster/HCM critical-lane splits of the *period*'s volumes at every
+            cycle, minimum and pedestrian greens kept, slack to the coordinated phase:
+            :func:`greenwave.splits.corridor_splits`). The cycle stage interpolates the
+            greens linearly between the ends of the range; the whole-second stage uses the
+            exact splits at its cycle.
     """
     from greenwave.progression import (
         Affine,
@@ -145,6 +154,21 @@ def optimize_progression(
         solve_multiband,
         solve_progression,
     )
+
+    if splits not in SPLITS:
+        raise InputError(f"unknown splits {splits!r}; expected one of {', '.join(SPLITS)}",
+                         field="splits", value=splits)
+    split_period = period or corridor.default_period
+    if splits == "demand" and not corridor.demand:
+        raise InputError("splits from demand need a TOML spec with periods",
+                         file=corridor.source or None, field="splits", value=splits)
+
+    def retime(cycle: float, whole: bool = True) -> Corridor:
+        if splits == "demand":
+            from greenwave.splits import corridor_splits
+
+            return corridor_splits(corridor, split_period, cycle, whole_seconds=whole)
+        return corridor.with_cycle(cycle, whole_seconds=whole)
 
     if method not in METHODS:
         raise InputError(f"unknown method {method!r}; expected one of {', '.join(METHODS)}",
@@ -154,13 +178,14 @@ def optimize_progression(
     if method == "multiband" and corridor.demand:
         weights = multiband_weights(corridor, period or corridor.default_period, multiband_p)
 
-    def solve(pr: ProgressionProblem, integer: bool = True) -> ProgressionSolution:
+    def solve(pr: ProgressionProblem, integer: bool = True,
+              hint: ProgressionSolution | None = None) -> ProgressionSolution:
         if method == "multiband":
             return solve_multiband(pr, weights_out=weights[0], weights_in=weights[1],
                                    k_links=weights[2], integer_offsets=integer,
                                    time_limit_s=time_limit_s)
         return solve_progression(pr, mode=mode, k=k, integer_offsets=integer,
-                                 time_limit_s=time_limit_s)
+                                 time_limit_s=time_limit_s, hint=hint)
 
     started = time.perf_counter()
     c_lo, c_hi = _cycle_range(corridor, cycle_range_s)
@@ -187,12 +212,13 @@ def optimize_progression(
                              value=len(queues))
 
     def problem(lo: float, hi: float) -> ProgressionProblem:
-        signals = _progression_signals(corridor, lo, hi, sequences, queues)
+        signals = _progression_signals(retime, lo, hi, sequences, queues)
         links = len(signals) - 1
         return ProgressionProblem(signals, (lo, hi), (s_out,) * links, (s_in,) * links, change)
 
     stages: list[dict[str, Any]] = []
     candidates = [float(c_lo)] if math.isclose(c_lo, c_hi) else []
+    free: ProgressionSolution | None = None
     if not candidates:
         # the cycle stage only chooses the cycle: balanced mode's total b + b̄ decides it, the
         # split between the directions is settled at the whole-second cycle
@@ -206,14 +232,14 @@ def optimize_progression(
         candidates = _whole_cycles(free.cycle_s, c_lo, c_hi)
     solutions = []
     for cycle in candidates:
-        sol = solve(problem(cycle, cycle))
+        sol = solve(problem(cycle, cycle), hint=free)
         stages.append(_stage_record(f"offsets at {cycle:g} s", sol))
         solutions.append(sol)
     if method == "multiband":
         best = max(solutions, key=lambda sol: _multiband_score(sol, weights[0], weights[1]))
     else:
         best = max(solutions, key=lambda sol: _score(sol, mode, k))
-    timed = corridor.with_cycle(best.cycle_s)
+    timed = retime(best.cycle_s)
     chosen = tuple(
         _variants(i, sequences)[o].intersection for i, o in zip(timed.intersections,
                                                                    best.choice, strict=True)
@@ -241,6 +267,7 @@ def optimize_progression(
             "solve_s": round(time.perf_counter() - started, 4),
             "options": {
                 "cycle_range_s": [c_lo, c_hi],
+                "splits": splits,
                 "speed_range_kmh": list(s_out),
                 "speed_in_range_kmh": list(s_in),
                 "max_speed_change_kmh": max_speed_change_kmh,
@@ -347,15 +374,15 @@ def _variants(intersection: Intersection, sequences: bool) -> tuple[SequenceVari
 
 
 def _progression_signals(
-    corridor: Corridor, c_lo: float, c_hi: float, sequences: bool,
+    retime: Callable[[float, bool], Corridor], c_lo: float, c_hi: float, sequences: bool,
     queues: Sequence[tuple[Affine, Affine]] | None,
 ) -> tuple[ProgressionSignal, ...]:
     """Each intersection's options, windows affine in C through their values at both ends."""
     from greenwave.progression import Affine, ProgressionSignal, SignalOption
 
     exact = math.isclose(c_lo, c_hi)
-    low = corridor.with_cycle(c_lo, whole_seconds=exact)
-    high = low if exact else corridor.with_cycle(c_hi, whole_seconds=False)
+    low = retime(c_lo, exact)
+    high = low if exact else retime(c_hi, False)
     signals = []
     for n, (a, b) in enumerate(zip(low.intersections, high.intersections, strict=True)):
         at_lo = {v.name: v.intersection for v in _variants(a, sequences)}
@@ -410,3 +437,98 @@ def _stage_record(name: str, sol: ProgressionSolution) -> dict[str, Any]:
         "bandwidth_out_s": round(sol.result.bandwidth_out_s, 6),
         "bandwidth_in_s": round(sol.result.bandwidth_in_s, 6),
     }
+
+
+# --------------------------------------------------------------------------------------------
+# time-of-day plans
+
+#: How the periods' cycles relate (see :func:`optimize_day`).
+CYCLE_POLICIES = ("independent", "common", "harmonic")
+
+
+def optimize_day(
+    corridor: Corridor,
+    *,
+    periods: Sequence[str] | None = None,
+    cycle_policy: str = "independent",
+    cycle_ranges_s: dict[str, tuple[float, float]] | None = None,
+    splits: str = "demand",
+    **options: Any,
+) -> dict[str, TimingPlan]:
+    """One plan per period (time-of-day plans) in one run, by full MAXBAND/MULTIBAND.
+
+    Args:
+        periods: the periods to plan (default: every period of the spec, in its order).
+        cycle_policy: ``independent`` (each period the best cycle of its own range),
+            ``common`` (one cycle for every period: the whole-second cycle, among the periods'
+            own optima, with the largest summed objective over the periods; controllers then
+            change plans without a cycle transition), or ``harmonic`` (the first period's
+            optimum ``B``; every other period runs at ``B/2``, ``B`` or ``2B`` — double or
+            half cycling —, the best of those inside its range).
+        cycle_ranges_s: per-period cycle range (default: the spec's ``cycle_range_s``).
+        splits: as :func:`optimize_progression` (default ``demand``: each period's own
+            Webster/HCM splits, which is what makes the plans differ).
+        options: passed to :func:`optimize_progression` (speed ranges, sequences, method, ...).
+
+    Raises:
+        InputError: unknown policy or period, or a corridor without demand.
+        InfeasibleError: a harmonic cycle fits no range of a period.
+    """
+    from greenwave.errors import InfeasibleError
+
+    if cycle_policy not in CYCLE_POLICIES:
+        raise InputError(f"unknown cycle policy {cycle_policy!r}; expected one of "
+                         f"{', '.join(CYCLE_POLICIES)}", field="cycle_policy",
+                         value=cycle_policy)
+    if not corridor.demand:
+        raise InputError("time-of-day plans need a TOML spec with demand periods",
+                         file=corridor.source or None, field="period")
+    names = list(periods) if periods is not None else [p.name for p in corridor.demand]
+    if not names:
+        raise InputError("no period to plan", field="period")
+    for name in names:
+        corridor.period(name)  # raises InputError naming the period
+    ranges = {n: (cycle_ranges_s or {}).get(n) or _cycle_range(corridor, None) for n in names}
+    method = options.get("method", "maxband")
+
+    def plan(name: str, rng: tuple[float, float]) -> TimingPlan:
+        return optimize_progression(corridor, cycle_range_s=rng, period=name, splits=splits,
+                                    **options)
+
+    def score(p: TimingPlan) -> float:
+        if method == "multiband":  # mean link band over the cycle
+            links = p.link_bands_out_s + p.link_bands_in_s
+            return sum(links) / max(1, len(links)) / p.cycle_s
+        return p.efficiency
+
+    own = {n: plan(n, ranges[n]) for n in names}
+    if cycle_policy == "independent":
+        return own
+    if cycle_policy == "common":
+        lo = max(r[0] for r in ranges.values())
+        hi = min(r[1] for r in ranges.values())
+        if lo > hi + 1e-9:
+            raise InfeasibleError("the periods' cycle ranges do not overlap; a common cycle "
+                                  "is impossible: " + ", ".join(
+                                      f"{n} {r[0]:g}-{r[1]:g} s" for n, r in ranges.items()))
+        candidates = sorted({min(max(p.cycle_s, lo), hi) for p in own.values()})
+        best: dict[str, TimingPlan] | None = None
+        for c in candidates:
+            trial = {n: (own[n] if math.isclose(own[n].cycle_s, c) else plan(n, (c, c)))
+                     for n in names}
+            if best is None or sum(map(score, trial.values())) > sum(map(score,
+                                                                          best.values())) + 1e-12:
+                best = trial
+        assert best is not None  # candidates is never empty
+        return best
+    base = own[names[0]].cycle_s
+    out = {names[0]: own[names[0]]}
+    for n in names[1:]:
+        lo, hi = ranges[n]
+        fits = [c for c in (base / 2, base, 2 * base) if lo - 1e-9 <= c <= hi + 1e-9]
+        if not fits:
+            raise InfeasibleError(
+                f"period {n}: no harmonic of the {names[0]} cycle {base:g} s "
+                f"({base / 2:g}, {base:g}, {2 * base:g} s) lies in its range {lo:g}-{hi:g} s")
+        out[n] = max((plan(n, (c, c)) for c in fits), key=score)
+    return out

@@ -289,8 +289,13 @@ def solve_progression(
     k: float = 1.0,
     integer_offsets: bool = True,
     time_limit_s: float = 30.0,
+    hint: ProgressionSolution | None = None,
 ) -> ProgressionSolution:
     """Cycle, speeds, options and offsets maximizing the two-way band (in cycles).
+
+    *hint*: a solution of a neighbouring problem (e.g. the same corridor with the cycle
+    free) whose options and link speeds seed the search; it changes the time to the
+    optimum, never the optimum.
 
     ``integer_offsets`` (whole-second green starts) applies when the cycle is fixed and a
     whole number of seconds; with a cycle range the cycle found is continuous (round it and
@@ -311,6 +316,8 @@ def solve_progression(
                          field="time_limit_s", value=time_limit_s)
     started = time.perf_counter()
     model = _Model(problem, integer_offsets)
+    if hint is not None:
+        model.hint(hint)
     if band_mode is BandMode.BALANCED:
         stage = model.solve_balanced(time_limit_s)
     else:
@@ -512,6 +519,27 @@ class _Model:
                         outbound: bool) -> tuple[float, float]:
         links = t[:i] if outbound else t[i:]
         return sum(v.lb() for v in links), sum(v.ub() for v in links)
+
+    def hint(self, sol: ProgressionSolution) -> None:
+        """Seed the search with *sol*'s options and link speeds (a partial solution)."""
+        if len(sol.choice) != len(self.y):
+            return
+        variables: list[pywraplp.Variable] = []
+        values: list[float] = []
+        for ys, o in zip(self.y, sol.choice, strict=True):
+            if o < len(ys):
+                variables += ys
+                values += [1.0 if q == o else 0.0 for q in range(len(ys))]
+        cycle = self.problem.cycle_range_s[0] if self.fixed else None
+        if cycle is not None:
+            d = self.problem.distances_m
+            for ts, speeds in ((self.t_out, sol.link_speeds_out_kmh),
+                               (self.t_in, sol.link_speeds_in_kmh)):
+                for j, (t, v) in enumerate(zip(ts, speeds, strict=True)):
+                    value = d[j] / (v / _KMH_PER_MS) / cycle
+                    variables.append(t)
+                    values.append(min(max(value, t.lb()), t.ub()))
+        self.solver.SetHint(variables, values)
 
     # -- solving
 
