@@ -15,7 +15,12 @@ from greenwave.plan import TimingPlan, plan_from_offsets
 from greenwave.sequences import SequenceVariant, sequence_variants
 
 if TYPE_CHECKING:
-    from greenwave.progression import Affine, ProgressionSignal, ProgressionSolution
+    from greenwave.progression import (
+        Affine,
+        ProgressionProblem,
+        ProgressionSignal,
+        ProgressionSolution,
+    )
 
 #: Band formulations of :func:`optimize_progression`.
 METHODS = ("maxband", "multiband")
@@ -179,13 +184,14 @@ def optimize_progression(
         weights = multiband_weights(corridor, period or corridor.default_period, multiband_p)
 
     def solve(pr: ProgressionProblem, integer: bool = True,
-              hint: ProgressionSolution | None = None) -> ProgressionSolution:
+              hint: ProgressionSolution | None = None,
+              bound: float | None = None) -> ProgressionSolution:
         if method == "multiband":
             return solve_multiband(pr, weights_out=weights[0], weights_in=weights[1],
                                    k_links=weights[2], integer_offsets=integer,
-                                   time_limit_s=time_limit_s)
+                                   time_limit_s=time_limit_s, hint=hint, bound=bound)
         return solve_progression(pr, mode=mode, k=k, integer_offsets=integer,
-                                 time_limit_s=time_limit_s, hint=hint)
+                                 time_limit_s=time_limit_s, hint=hint, bound=bound)
 
     started = time.perf_counter()
     c_lo, c_hi = _cycle_range(corridor, cycle_range_s)
@@ -222,17 +228,22 @@ def optimize_progression(
     if not candidates:
         # the cycle stage only chooses the cycle: balanced mode's total b + b̄ decides it, the
         # split between the directions is settled at the whole-second cycle
+        free_problem = problem(c_lo, c_hi)
         if method == "multiband":
-            free = solve(problem(c_lo, c_hi), integer=False)
+            free = solve(free_problem, integer=False)
         else:
-            free = solve_progression(problem(c_lo, c_hi), mode="weighted" if mode ==
+            free = solve_progression(free_problem, mode="weighted" if mode ==
                                      "balanced" else mode, k=1.0 if mode == "balanced" else k,
                                      integer_offsets=False, time_limit_s=time_limit_s)
         stages.append(_stage_record("cycle", free))
         candidates = _whole_cycles(free.cycle_s, c_lo, c_hi)
     solutions = []
     for cycle in candidates:
-        sol = solve(problem(cycle, cycle), hint=free)
+        fixed = problem(cycle, cycle)
+        # the cycle stage's optimum bounds this cycle's when it saw the same windows there
+        bound = (free.objective if free is not None
+                 and _same_windows(free_problem, fixed, cycle) else None)
+        sol = solve(fixed, hint=free, bound=bound)
         stages.append(_stage_record(f"offsets at {cycle:g} s", sol))
         solutions.append(sol)
     if method == "multiband":
@@ -402,6 +413,22 @@ def _progression_signals(
         )
         signals.append(ProgressionSignal(a.id, a.position_m, options))
     return tuple(signals)
+
+
+def _same_windows(free: ProgressionProblem, fixed: ProgressionProblem, cycle: float) -> bool:
+    """Whether *free* (a cycle range) offers at *cycle* exactly the options of *fixed*."""
+    if (free.speed_out_kmh, free.speed_in_kmh, free.max_change_s_per_m) != (
+            fixed.speed_out_kmh, fixed.speed_in_kmh, fixed.max_change_s_per_m):
+        return False
+    for a, b in zip(free.signals, fixed.signals, strict=True):
+        if [o.name for o in a.options] != [o.name for o in b.options]:
+            return False
+        for oa, ob in zip(a.options, b.options, strict=True):
+            for name in ("green_out", "green_in", "shift", "queue_out", "queue_in"):
+                if not math.isclose(getattr(oa, name).at(cycle), getattr(ob, name).at(cycle),
+                                    abs_tol=1e-9):
+                    return False
+    return True
 
 
 def _whole_cycles(cycle: float, c_lo: float, c_hi: float) -> list[float]:

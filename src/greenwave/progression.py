@@ -226,6 +226,9 @@ class ProgressionSolution:
     milp_link_bands_out_s: tuple[float, ...] = ()
     milp_link_bands_in_s: tuple[float, ...] = ()
     method: str = "maxband"
+    objective: float = 0.0  # the MILP's objective (first stage for BALANCED) [cycles]
+    #: options and link integers of the solution (``y_*``, ``M_*``), to seed a neighbour
+    structure: tuple[tuple[str, int], ...] = ()
 
 
 def solve_multiband(
@@ -236,6 +239,8 @@ def solve_multiband(
     k_links: Sequence[float] | None = None,
     integer_offsets: bool = True,
     time_limit_s: float = 30.0,
+    hint: ProgressionSolution | None = None,
+    bound: float | None = None,
 ) -> ProgressionSolution:
     """MULTIBAND (Gartner, Assmann, Lasaga, Hou 1991): a band per link and direction.
 
@@ -263,7 +268,10 @@ def solve_multiband(
                          field="time_limit_s", value=time_limit_s)
     started = time.perf_counter()
     model = _Model(problem, integer_offsets, multiband=True)
-    stage = model.solve_multiband(w_out, w_in, ks, time_limit_s)
+    if hint is not None:
+        model.hint(hint)
+    structure = dict(hint.structure) if hint is not None and bound is not None else None
+    stage = model.solve_multiband(w_out, w_in, ks, time_limit_s, structure, bound)
     return _solution(problem, model, stage, BandMode.WEIGHTED, 1.0,
                      time.perf_counter() - started)
 
@@ -290,12 +298,16 @@ def solve_progression(
     integer_offsets: bool = True,
     time_limit_s: float = 30.0,
     hint: ProgressionSolution | None = None,
+    bound: float | None = None,
 ) -> ProgressionSolution:
     """Cycle, speeds, options and offsets maximizing the two-way band (in cycles).
 
     *hint*: a solution of a neighbouring problem (e.g. the same corridor with the cycle
     free) whose options and link speeds seed the search; it changes the time to the
-    optimum, never the optimum.
+    optimum, never the optimum. With *bound* as well (a proven upper bound of this problem's
+    objective, in cycles, e.g. the optimum of the same windows over a cycle range that holds
+    this cycle), the hint's options and link integers are tried first with everything else
+    free; a solution reaching *bound* is optimal and the full search is skipped.
 
     ``integer_offsets`` (whole-second green starts) applies when the cycle is fixed and a
     whole number of seconds; with a cycle range the cycle found is continuous (round it and
@@ -318,12 +330,13 @@ def solve_progression(
     model = _Model(problem, integer_offsets)
     if hint is not None:
         model.hint(hint)
+    structure = dict(hint.structure) if hint is not None and bound is not None else None
     if band_mode is BandMode.BALANCED:
-        stage = model.solve_balanced(time_limit_s)
+        stage = model.solve_balanced(time_limit_s, structure, bound)
     else:
         if band_mode is BandMode.EQUAL:
             model.solver.Add(model.b == model.b_in)
-        stage = model.solve_weighted(k, time_limit_s)
+        stage = model.solve_weighted(k, time_limit_s, structure, bound)
     return _solution(problem, model, stage, band_mode, k, time.perf_counter() - started)
 
 
@@ -573,14 +586,53 @@ class _Model:
             objective.SetCoefficient(variable, coefficient)
         objective.SetMaximization()
 
-    def solve_weighted(self, k: float, limit_s: float) -> _Stage:
+    def solve_weighted(self, k: float, limit_s: float,
+                       structure: dict[str, int] | None = None,
+                       bound: float | None = None) -> _Stage:
         if k != 1.0:
             self.solver.Add((1.0 - k) * self.b_in >= (1.0 - k) * k * self.b)
         self._maximize([(1.0, self.b), (k, self.b_in)])
+        return self._run_seeded(limit_s, structure, bound)
+
+    def _run_seeded(self, limit_s: float, structure: dict[str, int] | None,
+                    bound: float | None) -> _Stage:
+        """The stage as set up, first with *structure* fixed when that can prove optimality."""
+        if structure is not None and bound is not None:
+            stage = self._with_fixed(structure, limit_s)
+            if (stage is not None and stage.status == "optimal"
+                    and stage.objective >= bound - _BALANCE_SLACK):
+                return stage
         return self._run(limit_s)
 
+    def _with_fixed(self, structure: dict[str, int], limit_s: float) -> _Stage | None:
+        """The current objective with options and link integers fixed to *structure*.
+
+        Fixed by equality rows that are freed afterwards, not by variable bounds: SCIP builds
+        a 0..1 integer fixed at its first solve as a binary and cannot widen it again.
+        """
+        fixed = [v for v in self.solver.variables()
+                 if v.integer() and v.name()[:2] in ("y_", "M_")]
+        if any(v.name() not in structure for v in fixed):
+            return None
+        if any(not v.lb() - _EPS <= structure[v.name()] <= v.ub() + _EPS for v in fixed):
+            return None
+        rows = []
+        for v in fixed:
+            row = self.solver.Constraint(structure[v.name()], structure[v.name()])
+            row.SetCoefficient(v, 1.0)
+            rows.append(row)
+        try:
+            return self._run(limit_s)
+        except (InfeasibleError, SolverError):
+            return None
+        finally:
+            for row in rows:
+                row.SetBounds(-self.solver.infinity(), self.solver.infinity())
+
     def solve_multiband(self, weights_out: Sequence[float], weights_in: Sequence[float],
-                        k_links: Sequence[float] | None, limit_s: float) -> _Stage:
+                        k_links: Sequence[float] | None, limit_s: float,
+                        structure: dict[str, int] | None = None,
+                        bound: float | None = None) -> _Stage:
         """MULTIBAND: maximize ``Σ_j (a_j b_j + ā_j b̄_j) / (n − 1)``.
 
         With *k_links* (``k_j = V̄_j / V_j``) each link also keeps MAXBAND's directional
@@ -595,12 +647,13 @@ class _Model:
         terms = [(a / links, b) for a, b in zip(weights_out, self.b_links, strict=True)]
         terms += [(a / links, b) for a, b in zip(weights_in, self.b_in_links, strict=True)]
         self._maximize(terms)
-        return self._run(limit_s)
+        return self._run_seeded(limit_s, structure, bound)
 
-    def solve_balanced(self, limit_s: float) -> _Stage:
+    def solve_balanced(self, limit_s: float, structure: dict[str, int] | None = None,
+                       bound: float | None = None) -> _Stage:
         started = time.perf_counter()
         self._maximize([(1.0, self.b), (1.0, self.b_in)])
-        first = self._run(limit_s * 0.9)
+        first = self._run_seeded(limit_s * 0.9, structure, bound)
         s = self.solver
         s.Add(self.b + self.b_in >= first.objective - _BALANCE_SLACK)
         smaller = s.NumVar(0.0, 1.0, "min_band")
@@ -712,6 +765,9 @@ def _solution(problem: ProgressionProblem, model: _Model, stage: _Stage, mode: B
         milp_link_bands_out_s=milp_links_out,
         milp_link_bands_in_s=milp_links_in,
         method="multiband" if model.multiband else "maxband",
+        objective=stage.objective,
+        structure=tuple((name, round(value)) for name, value in sorted(v.items())
+                        if name[:2] in ("y_", "M_")),
     )
 
 
