@@ -199,3 +199,216 @@ def test_end_beyond_the_period_is_refused(tmp_path: Path) -> None:
     assert res.returncode == 2
     assert "5000 s is beyond the period's demand (offpeak: 3600 s)" in res.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+GANJIANG = Path(__file__).resolve().parents[1] / "networks" / "ganjiang" / "corridor.toml"
+
+
+def _one_error_line(res: subprocess.CompletedProcess[str]) -> str:
+    """The run failed as bad input: exit code 2, exactly one line on stderr; that line."""
+    assert res.returncode == 2, res.stderr
+    lines = res.stderr.splitlines()
+    assert len(lines) == 1, res.stderr
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ("approach_m = 300.0", "approach_m = -300.0",
+         "field 'corridor.approach_m': must be positive, found -300"),
+        ("cross_link_m = 250.0", "cross_link_m = -250.0",
+         "field 'corridor.cross_link_m': must be positive, found -250"),
+        ("speed_limit_kmh = 60.0", "speed_limit_kmh = 0",
+         "field 'corridor.speed_limit_kmh': must be positive, found 0"),
+        ("speed_limit_kmh = 60.0", "speed_limit_kmh = 900",
+         "field 'corridor.speed_limit_kmh': 900 is outside the plausible range [5, 200]"),
+        ("crossing_length_m = 30.0", "crossing_length_m = -30.0",
+         "field 'intersection S01.crossing_length_m': must be at least 0, found -30"),
+        ("cross_lanes = 2", "cross_lanes = 0",
+         "field 'intersection S01.cross_lanes': must be at least 1, found 0"),
+        ("\nyellow_s = 3.0", "\nyellow_s = -3.0",
+         "field 'signals.yellow_s': must be at least 0, found -3"),
+        ("\nmin_green_s = 10.0", "\nmin_green_s = -1.0",
+         "field 'signals.min_green_s': must be at least 0, found -1"),
+        ("left_share = 0.07", "left_share = 1.5",
+         "field 'period offpeak.left_share': a share of the flow must lie in [0, 1], "
+         "found 1.5"),
+        ("left_share = 0.07", "left_share = 0.95",
+         "field 'period offpeak.left_share': left_share + right_share = 0.95 + 0.07 = 1.02 "
+         "exceeds 1"),
+        ('name = "am_peak"', 'name = "offpeak"',
+         "field 'period[1].name': duplicate period name 'offpeak' (period[0] has it too)"),
+        ("green_s = 45.0", "green_s = 145.0",
+         "field 'phase_templates.major.phases[0].green_s': green 145 s does not fit the "
+         "cycle: the phases add up to 200 s, but signals.cycle_s is 100 s (template of "
+         "intersection S01)"),
+        ("green_s = 45.0", "green_s = 55.0",
+         "field 'phase_templates.major.phases': the phases add up to 110 s, but "
+         "signals.cycle_s is 100 s (template of intersection S01)"),
+        ("green_s = 11.0", "green_s = 4.0",
+         "field 'phase_templates.major.phases[1].green_s': green 4 s is below the minimum "
+         "green 10 s (template of intersection S01)"),
+    ],
+)
+def test_bad_toml_values_are_refused_at_load_time(tmp_path: Path, old: str, new: str,
+                                                   message: str) -> None:
+    # refused when the spec is read, before the solver runs or any folder (./sumo_configs,
+    # --out) is created
+    text = GANJIANG.read_text()
+    assert old in text
+    (tmp_path / "bad.toml").write_text(text.replace(old, new, 1))
+    res = run("optimize", "bad.toml", "--out", "out", cwd=tmp_path)
+    assert _one_error_line(res) == f"greenwave: error: bad.toml: {message}"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.toml"]
+
+
+@pytest.mark.parametrize(
+    ("text", "extra", "message"),
+    [
+        # the file's speeds are checked even when --speed-kmh overrides them
+        ("id,position_m,green_out_s,green_in_s,speed_kmh\nA,0,30,30,-50\nB,427,30,30,-50\n",
+         ["--cycle-s", "60", "--speed-kmh", "50"],
+         "c.csv: field 'speed_kmh': line 2: must be a positive number, found -50"),
+        ("id,position_m,green_out_s,green_in_s,speed_kmh\nA,0,30,30,50\nB,427,30,30,500\n",
+         ["--cycle-s", "60", "--speed-kmh", "50"],
+         "c.csv: field 'speed_kmh': line 3: 500 is outside the plausible range [5, 200]"),
+        ("id,position_m,green_out_s,green_in_s,green_in_s\nA,0,30,30,30\nB,427,30,30,30\n",
+         ["--cycle-s", "60", "--speed-kmh", "50"],
+         "c.csv: field 'green_in_s': duplicate column 'green_in_s' in the header"),
+        (GOOD, ["--speed-kmh", "50"],
+         "c.csv: field 'cycle_s': a CSV corridor has no cycle: pass --cycle-s"),
+        (GOOD, ["--cycle-s", "60", "--speed-kmh", "50", "--period", "nosuch"],
+         "c.csv: field '--period': the corridor has no demand periods (a CSV corridor has "
+         "none; they come from a TOML spec), found 'nosuch'"),
+    ],
+)
+def test_bad_csv_input_is_refused(tmp_path: Path, text: str, extra: list[str],
+                                  message: str) -> None:
+    (tmp_path / "c.csv").write_text(text)
+    res = run("optimize", "c.csv", *extra, "--out", "out", cwd=tmp_path)
+    assert _one_error_line(res) == f"greenwave: error: {message}"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.csv"]
+
+
+def test_a_folder_given_as_corridor_is_called_a_folder(tmp_path: Path) -> None:
+    (tmp_path / "somefolder").mkdir()
+    res = run("optimize", "somefolder", "--cycle-s", "60", "--out", "out", cwd=tmp_path)
+    assert _one_error_line(res) == ("greenwave: error: somefolder: is a folder, not a "
+                                    "corridor file (expected a .toml or .csv file)")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["somefolder"]
+
+
+@pytest.mark.parametrize("command", [["optimize", "ganjiang"], ["demo"], ["build-net"]])
+def test_unknown_period_names_the_option_and_the_valid_periods(tmp_path: Path,
+                                                               command: list[str]) -> None:
+    res = run(*command, "--period", "nosuch", "--out", "out", cwd=tmp_path)
+    assert _one_error_line(res) == (
+        "greenwave: error: field '--period': unknown period 'nosuch'; ganjiang defines: "
+        "offpeak, am_peak, pm_peak")
+    assert list(tmp_path.iterdir()) == []
+
+
+def _ganjiang_plan(tmp_path: Path, name: str, **changes: object) -> str:
+    """A valid plan.json for Ganjiang (offsets 0, no solver), with top-level *changes*."""
+    import json
+
+    from greenwave.corridor import load_corridor
+    from greenwave.plan import plan_from_offsets
+
+    corridor = load_corridor(GANJIANG)
+    plan = plan_from_offsets(corridor, [i.out_green_start_s for i in corridor.intersections],
+                             period="offpeak")
+    data = plan.to_dict()
+    data.update(changes)
+    (tmp_path / name).write_text(json.dumps(data))
+    return name
+
+
+def test_a_plans_unknown_period_names_the_plan_file(tmp_path: Path) -> None:
+    name = _ganjiang_plan(tmp_path, "plan.json", period="nosuch")
+    res = run("evaluate", "ganjiang", "--plan", name, "--seeds", "1", "--out", "ev",
+              cwd=tmp_path)
+    assert _one_error_line(res) == (
+        "greenwave: error: plan.json: field 'period': plan is for period 'nosuch', which "
+        "ganjiang does not define (it defines: offpeak, am_peak, pm_peak)")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["plan.json"]
+
+
+def test_unknown_plan_fields_are_refused(tmp_path: Path) -> None:
+    import json
+
+    from greenwave.plan import read_plan
+
+    good = _ganjiang_plan(tmp_path, "good.json")
+    data = json.loads((tmp_path / good).read_text())
+    # what to_dict writes today (including the link bands) reads back
+    assert {"link_bandwidths_out_s", "link_bandwidths_in_s"} <= set(data)
+    assert read_plan(tmp_path / good).signals[0].id == "S01"
+    (tmp_path / good).unlink()
+    top = _ganjiang_plan(tmp_path, "top.json", cycle=120)
+    signal = dict(data)
+    signal["intersections"] = [dict(s) for s in data["intersections"]]
+    signal["intersections"][2]["offset"] = 5
+    (tmp_path / "signal.json").write_text(json.dumps(signal))
+    expected = {
+        top: "field 'cycle': unknown field 'cycle'; expected one of corridor, period, ",
+        "signal.json": "field 'intersections[S03].offset': unknown field 'offset'; expected "
+                       "one of id, offset_s, ",
+    }
+    for name, start in expected.items():
+        res = run("evaluate", "ganjiang", "--plan", name, "--seeds", "1", "--out", "ev",
+                  cwd=tmp_path)
+        assert _one_error_line(res).startswith(f"greenwave: error: {name}: {start}"), name
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["signal.json", "top.json"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["demo", "--seeds", "a,b"],
+         "argument --seeds: expected seeds like 1,2,3, found 'a,b' (see 'greenwave demo "
+         "--help')"),
+        (["demo", "--end-s", "-5"],
+         "argument --end-s: expected a finite positive number, found '-5' (see 'greenwave "
+         "demo --help')"),
+        (["optimize", "c.csv", "--cycle-s", "-5"],
+         "argument --cycle-s: expected a finite positive number, found '-5' (see 'greenwave "
+         "optimize --help')"),
+        (["optimize", "c.csv", "--mode", "foo"],
+         "argument --mode: invalid choice: 'foo' (choose from 'balanced', 'weighted', "
+         "'equal') (see 'greenwave optimize --help')"),
+        (["optimize", "c.csv", "--k", "-1"],
+         "argument --k: expected a finite >= 0 number, found '-1' (see 'greenwave optimize "
+         "--help')"),
+        (["nosuch"], "argument COMMAND: invalid choice: 'nosuch' (choose from "),
+    ],
+)
+def test_usage_errors_are_one_line(tmp_path: Path, args: list[str], message: str) -> None:
+    res = run(*args, cwd=tmp_path)
+    assert _one_error_line(res).startswith(f"greenwave: error: {message}")
+    assert res.stdout == ""
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_help_still_works(tmp_path: Path) -> None:
+    for args in (["--help"], ["optimize", "--help"]):
+        res = run(*args, cwd=tmp_path)
+        assert res.returncode == 0, res.stderr
+        assert res.stdout.startswith("usage: greenwave")
+        assert res.stderr == ""
+
+
+def test_failed_staging_leaves_no_parent_folders(tmp_path: Path) -> None:
+    from greenwave._io import atomic_open, staged_dir
+
+    with pytest.raises(RuntimeError), staged_dir(tmp_path / "sumo_configs" / "x" / "net") as d:
+        (d / "half.xml").write_text("<")
+        raise RuntimeError("the build failed")
+    with pytest.raises(RuntimeError), atomic_open(tmp_path / "a" / "b" / "f.txt") as fh:
+        fh.write("half")
+        raise RuntimeError("the writer failed")
+    assert list(tmp_path.iterdir()) == []
+    with staged_dir(tmp_path / "ok" / "out") as d:
+        (d / "f.txt").write_text("done")
+    assert (tmp_path / "ok" / "out" / "f.txt").read_text() == "done"

@@ -143,3 +143,24 @@ def test_uncoordinated_reference_keeps_splits_and_zero_offsets(small_toml: Path)
     # any t: two 5 s pieces, so the band is 5 s each way.
     assert ref.bandwidth_out_s == pytest.approx(5.0)
     assert ref.bandwidth_in_s == pytest.approx(5.0)
+
+
+def test_demo_tables_use_the_corridors_direction_names(
+        ganjiang_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from greenwave.cli import _print_metrics
+
+    corridor = load_corridor(ganjiang_path)  # southbound / northbound
+    metrics = pd.DataFrame(
+        [{"method": m, "period": "offpeak", "direction": d, "trips": 10,
+          "travel_time_s": t, "delay_s": t / 2, "stops_per_trip": 2.0,
+          "pass_without_stop_rate": 0.1, "seed": 1, "teleports": 0, "total_delay_s": 9.0,
+          "not_inserted": 0}
+         for m, t in (("baseline", 900.0), ("greenwave", 700.0))
+         for d in ("outbound", "inbound")])
+    _print_metrics(metrics, corridor)
+    out = capsys.readouterr().out
+    pooled, comparison = out.split("\n\n")[:2]
+    for table in (pooled, comparison):
+        assert "southbound" in table and "northbound" in table, table
+        assert "outbound" not in table and "inbound" not in table, table
+    assert metrics["direction"].tolist()[:2] == ["outbound", "inbound"]  # input untouched

@@ -14,8 +14,13 @@ from typing import IO
 def atomic_open(path: str | os.PathLike[str], mode: str = "w") -> Iterator[IO[str]]:
     """Open a temporary file beside *path*; rename it over *path* only on success."""
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    created = make_parents(target)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp",
+                                   dir=target.parent)
+    except BaseException:
+        remove_empty(created)
+        raise
     os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; outputs are ordinary files
     try:
         with os.fdopen(fd, mode, encoding=None if "b" in mode else "utf-8") as fh:
@@ -24,7 +29,32 @@ def atomic_open(path: str | os.PathLike[str], mode: str = "w") -> Iterator[IO[st
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        remove_empty(created)
         raise
+
+
+def make_parents(path: Path) -> list[Path]:
+    """Create the missing folders above *path*; return them, outermost first.
+
+    A failed write hands them to :func:`remove_empty`, so that bad input leaves nothing
+    behind, not even an empty folder.
+    """
+    missing = []
+    parent = path.absolute().parent
+    while not parent.exists() and parent != parent.parent:
+        missing.append(parent)
+        parent = parent.parent
+    missing.reverse()
+    for folder in missing:
+        folder.mkdir(exist_ok=True)
+    return missing
+
+
+def remove_empty(folders: list[Path]) -> None:
+    """Remove *folders* (innermost last in the list) where they are still empty."""
+    for folder in reversed(folders):
+        with contextlib.suppress(OSError):
+            folder.rmdir()
 
 
 def _umask() -> int:
@@ -56,15 +86,18 @@ def staged_dir(out_dir: str | os.PathLike[str]) -> Iterator[Path]:
     target = Path(out_dir)
     if target.exists() and not target.is_dir():
         raise InputError("exists and is not a folder", field="--out", value=str(target))
-    parent = target.resolve().parent
+    resolved = target.resolve()
+    created: list[Path] = []
     try:
-        parent.mkdir(parents=True, exist_ok=True)
+        created = make_parents(resolved)
         scratch = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".partial",
-                                        dir=parent))
+                                        dir=resolved.parent))
     except OSError as exc:
+        remove_empty(created)
         raise InputError(f"cannot create the output folder {target} ({exc.strerror})",
                          field="--out", value=str(target)) from exc
     os.chmod(scratch, 0o777 & ~_umask())
+    done = False
     try:
         yield scratch
         target.mkdir(parents=True, exist_ok=True)
@@ -75,8 +108,11 @@ def staged_dir(out_dir: str | os.PathLike[str]) -> Iterator[Path]:
             elif dest.exists() or dest.is_symlink():
                 dest.unlink()
             os.replace(item, dest)
+        done = True
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+        if not done:
+            remove_empty(created)  # parents made for the scratch folder, e.g. sumo_configs/
 
 
 def read_json(path: str | os.PathLike[str], what: str) -> object:

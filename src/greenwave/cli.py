@@ -15,6 +15,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
+from typing import NoReturn
 
 import pandas as pd
 
@@ -125,8 +126,15 @@ def _add_optimize_options(p: argparse.ArgumentParser) -> None:
                       help="MULTIBAND weight exponent p in (V/S)^p, 0 to 8 (default 1)")
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line, like every other input error."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"greenwave: error: {message} (see '{self.prog} --help')\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="greenwave",
         description="Coordinate an arterial's signals into a green wave and prove it in SUMO.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
@@ -230,9 +238,7 @@ def cmd_optimize(args: argparse.Namespace) -> int:
 
     _check_out(args.out)
     corridor = workflow.load(args.corridor, cycle_s=args.cycle_s, speed_kmh=args.speed_kmh)
-    period = args.period or corridor.default_period
-    if corridor.demand:
-        corridor.period(period)
+    period = _select_period(corridor, args.period)
     if _wants_full(args):
         from greenwave.optimize import optimize_progression
 
@@ -275,10 +281,28 @@ def _wants_full(args: argparse.Namespace) -> bool:
                 or args.sequences or args.queue_clearance or args.method != "maxband")
 
 
+def _select_period(corridor: Corridor, requested: str | None, *,
+                   default: str | None = None) -> str:
+    """The demand period to use: ``--period`` (checked against the corridor's periods),
+    else *default*, else the corridor's default period ("" for a corridor without demand)."""
+    names = [p.name for p in corridor.demand]
+    if requested is None:
+        return default or corridor.default_period
+    if not names:
+        raise InputError(f"the corridor has no demand periods (a CSV corridor has none; they "
+                         f"come from a TOML spec), found {requested!r}",
+                         file=corridor.source or None, field="--period", value=requested)
+    if requested not in names:
+        raise InputError(f"unknown period {requested!r}; {corridor.name} defines: "
+                         f"{', '.join(names)}", field="--period", value=requested)
+    return requested
+
+
 def cmd_build_net(args: argparse.Namespace) -> int:
     corridor = _scenario_corridor(args.corridor)
+    period = _select_period(corridor, args.period)
     out = Path(args.out) if args.out else _net_dir(corridor.name)
-    scenario = workflow.build_scenario(corridor, out, period=args.period, seed=args.seed,
+    scenario = workflow.build_scenario(corridor, out, period=period, seed=args.seed,
                                        progress=workflow.stderr_progress)
     print(f"network: {scenario.layout.net_file}")
     print(f"demand:  {scenario.routes_file}")
@@ -295,9 +319,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     plan = read_plan(args.plan)
     if not math.isclose(plan.cycle_s, corridor.cycle_s or 0.0):
         corridor = corridor.with_cycle(plan.cycle_s)
-    plan = check_plan_matches(plan, corridor, args.plan)
-    period = args.period or plan.period or corridor.default_period
-    corridor.period(period)
+    plan = check_plan_matches(plan, corridor, args.plan)  # also the plan's period
+    period = _select_period(corridor, args.period, default=plan.period)
     if plan.period and plan.period != period:
         workflow.stderr_progress(f"note: the plan was made for period {plan.period!r}; "
                                  f"evaluating it on {period!r} demand")
@@ -335,8 +358,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     _check_out(args.out)
     corridor = workflow.load("ganjiang")
-    period = args.period or corridor.default_period
-    corridor.period(period)
+    period = _select_period(corridor, args.period)
     _check_end(args.end_s, corridor, period)
     say(f"[1/4] corridor {corridor.name}: {len(corridor.intersections)} signals, "
         f"{corridor.length_m / 1000:.1f} km, cycle {corridor.cycle_s:g} s, "
@@ -392,8 +414,10 @@ def _print_metrics(metrics: pd.DataFrame, corridor: Corridor) -> None:
     from greenwave.metrics import format_comparison, format_table, pool_seeds
 
     names = {"outbound": corridor.outbound_name, "inbound": corridor.inbound_name}
+    pooled = pool_seeds(metrics)
+    pooled["direction"] = pooled["direction"].map(lambda d: names.get(d, d))
     print("main-street through trips (all seeds pooled):")
-    print(format_table(pool_seeds(metrics)))
+    print(format_table(pooled))
     print()
     print(format_comparison(metrics, direction_names=names))
     runs = metrics.drop_duplicates(["method", "seed"])

@@ -328,6 +328,9 @@ def load_corridor(
     Raises :class:`InputError` naming the file, the field and the value on any problem.
     """
     p = Path(path)
+    if p.is_dir():
+        raise InputError("is a folder, not a corridor file (expected a .toml or .csv file)",
+                         file=str(p))
     if not p.is_file():
         raise InputError("no such file", file=str(p))
     suffix = p.suffix.lower()
@@ -346,8 +349,19 @@ def load_corridor(
     if cycle_s is not None:
         corridor = corridor.with_cycle(cycle_s)
     if corridor.cycle_s is None:
-        raise InputError("no cycle given: pass --cycle-s (or set cycle_s)", file=str(p))
+        # only a CSV corridor lacks a cycle (the TOML spec requires signals.cycle_s)
+        raise InputError("a CSV corridor has no cycle: pass --cycle-s", file=str(p),
+                         field="cycle_s")
     return corridor
+
+
+def _read_text(path: Path, encoding: str, what: str) -> str:
+    try:
+        return path.read_text(encoding=encoding)
+    except UnicodeDecodeError as exc:
+        raise InputError(f"not a UTF-8 text file (expected {what})", file=str(path)) from exc
+    except PermissionError:
+        raise InputError("cannot be read (permission denied)", file=str(path)) from None
 
 
 _CSV_REQUIRED = ("id", "position_m", "green_out_s", "green_in_s")
@@ -356,10 +370,7 @@ _CSV_OPTIONAL = ("inbound_shift_s", "speed_kmh")
 
 def _load_csv(path: Path, *, cycle_s: float | None, speed_kmh: float | None) -> Corridor:
     src = str(path)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise InputError("not a UTF-8 text file (expected a CSV table)", file=src) from exc
+    text = _read_text(path, "utf-8-sig", "a CSV table")
     rows = list(csv.reader(text.splitlines()))
     rows = [r for r in rows if any(c.strip() for c in r)]
     if not rows:
@@ -375,8 +386,10 @@ def _load_csv(path: Path, *, cycle_s: float | None, speed_kmh: float | None) -> 
     for h in _CSV_REQUIRED:
         if h not in header:
             raise InputError(f"missing column {h!r}", file=src, field=h)
-    if len(set(header)) != len(header):
-        raise InputError("duplicate column in header", file=src)
+    repeated = sorted({h for h in header if header.count(h) > 1})
+    if repeated:
+        raise InputError(f"duplicate column {repeated[0]!r} in the header", file=src,
+                         field=repeated[0], value=repeated[0])
     if len(rows) < 3:
         raise InputError("a corridor needs at least 2 intersections", file=src)
     records = []
@@ -397,6 +410,8 @@ def _load_csv(path: Path, *, cycle_s: float | None, speed_kmh: float | None) -> 
             if k != "id" and not (k in _CSV_OPTIONAL and rec[k] == "")
         }
         if "speed_kmh" in values:
+            # checked even when --speed-kmh overrides it: a bad file is a bad file
+            _check_positive("speed_kmh", values["speed_kmh"], src, f"{where}: ")
             speeds.add(values["speed_kmh"])
         records.append(
             Intersection(
@@ -443,9 +458,10 @@ def _number(text: str, src: str, fieldname: str, where: str) -> float:
 
 def _load_toml(path: Path) -> Corridor:
     src = str(path)
+    text = _read_text(path, "utf-8", "a TOML spec")
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
         raise InputError(f"not a valid TOML file ({exc})", file=src) from exc
     reader = _TomlReader(src)
     return reader.corridor(data)
@@ -468,7 +484,10 @@ class _TomlReader:
         return value
 
     def get(self, data: Mapping[str, Any], key: str, where: str, kind: type,
-            default: Any = ...) -> Any:
+            default: Any = ..., *, positive: bool = False,
+            at_least: float | None = None) -> Any:
+        """``data[key]`` checked to be of *kind*; numbers optionally positive or
+        at least *at_least* (defaults are not checked)."""
         if key not in data:
             if default is ...:
                 raise self.fail(f"{where}{key}", "missing field")
@@ -480,11 +499,19 @@ class _TomlReader:
             if not math.isfinite(value):
                 raise self.fail(f"{where}{key}", f"expected a finite number, found {value!r}",
                                 value)
+            if positive and value <= 0:
+                raise self.fail(f"{where}{key}", f"must be positive, found {value:g}", value)
+            if at_least is not None and value < at_least:
+                raise self.fail(f"{where}{key}", f"must be at least {at_least:g}, found "
+                                f"{value:g}", value)
             return float(value)
         if kind is int:
             if isinstance(value, bool) or not isinstance(value, int):
                 raise self.fail(f"{where}{key}", f"expected a whole number, found {value!r}",
                                 value)
+            if at_least is not None and value < at_least:
+                raise self.fail(f"{where}{key}", f"must be at least {at_least:g}, found "
+                                f"{value}", value)
             return value
         if not isinstance(value, kind):
             raise self.fail(f"{where}{key}", f"expected {kind.__name__}, found {value!r}", value)
@@ -518,11 +545,11 @@ class _TomlReader:
         self.check_keys(s, ("cycle_s", "cycle_range_s", "yellow_s", "all_red_s",
                             "min_green_s"), "signals.")
         defaults = {
-            "yellow_s": self.get(s, "yellow_s", "signals.", float, 3.0),
-            "all_red_s": self.get(s, "all_red_s", "signals.", float, 2.0),
-            "min_green_s": self.get(s, "min_green_s", "signals.", float, 10.0),
+            "yellow_s": self.get(s, "yellow_s", "signals.", float, 3.0, at_least=0),
+            "all_red_s": self.get(s, "all_red_s", "signals.", float, 2.0, at_least=0),
+            "min_green_s": self.get(s, "min_green_s", "signals.", float, 10.0, at_least=0),
         }
-        cycle = self.get(s, "cycle_s", "signals.", float)
+        cycle = self.get(s, "cycle_s", "signals.", float, positive=True)
         templates_raw = data.get("phase_templates", {})
         if not isinstance(templates_raw, Mapping):
             raise self.fail("phase_templates", "expected a table of templates")
@@ -547,8 +574,8 @@ class _TomlReader:
             intersections=intersections,
             cycle_s=cycle,
             cycle_range_s=self.pair(s, "cycle_range_s", "signals."),
-            speed_kmh=self.get(c, "speed_kmh", "corridor.", float),
-            speed_in_kmh=self.get(c, "speed_in_kmh", "corridor.", float, None),
+            speed_kmh=self.get(c, "speed_kmh", "corridor.", float, positive=True),
+            speed_in_kmh=self.get(c, "speed_in_kmh", "corridor.", float, None, positive=True),
             speed_range_kmh=self.pair(c, "speed_range_kmh", "corridor."),
             speed_limit_kmh=self.get(c, "speed_limit_kmh", "corridor.", float, 60.0),
             outbound_name=self.get(c, "outbound_name", "corridor.", str, "outbound"),
@@ -586,10 +613,12 @@ class _TomlReader:
                 raise self.fail(f"{w}protected", "a phase must serve at least one movement")
             out.append(Phase(
                 name=self.get(ph, "name", w, str, f"phase {k}"),
-                green_s=self.get(ph, "green_s", w, float),
-                yellow_s=self.get(ph, "yellow_s", w, float, defaults["yellow_s"]),
-                all_red_s=self.get(ph, "all_red_s", w, float, defaults["all_red_s"]),
-                min_green_s=self.get(ph, "min_green_s", w, float, defaults["min_green_s"]),
+                green_s=self.get(ph, "green_s", w, float, positive=True),
+                yellow_s=self.get(ph, "yellow_s", w, float, defaults["yellow_s"], at_least=0),
+                all_red_s=self.get(ph, "all_red_s", w, float, defaults["all_red_s"],
+                                   at_least=0),
+                min_green_s=self.get(ph, "min_green_s", w, float, defaults["min_green_s"],
+                                     at_least=0),
                 protected=moves["protected"],
                 permitted=moves["permitted"],
             ))
@@ -604,6 +633,8 @@ class _TomlReader:
                                "template", "greens_s", "phases"), where)
         ident = self.get(item, "id", where, str)
         where = f"intersection {ident}."
+        # where each phase's green comes from, so that an error names the field to fix
+        plan_field, context = f"{where}phases", ""
         if "phases" in item:
             phases = self.phases(item["phases"], where, defaults)
         else:
@@ -612,36 +643,47 @@ class _TomlReader:
                 raise self.fail(f"{where}template", f"unknown template {name!r}; defined: "
                                 f"{', '.join(templates) or 'none'}", name)
             phases = templates[name]
+            plan_field = f"phase_templates.{name}.phases"
+            context = f" (template of intersection {ident})"
+        green_fields = [f"{plan_field}[{k}].green_s" for k in range(len(phases))]
         greens = self.get(item, "greens_s", where, list, None)
         if greens is not None:
             if len(greens) != len(phases) or not all(
-                isinstance(g, int | float) and not isinstance(g, bool) for g in greens
+                isinstance(g, int | float) and not isinstance(g, bool) and math.isfinite(g)
+                and g > 0 for g in greens
             ):
-                raise self.fail(f"{where}greens_s", f"expected {len(phases)} numbers, found "
-                                f"{greens!r}", greens)
+                raise self.fail(f"{where}greens_s", f"expected {len(phases)} positive numbers, "
+                                f"found {greens!r}", greens)
             phases = tuple(replace(p, green_s=float(g)) for p, g in zip(phases, greens,
                                                                         strict=True))
+            plan_field, context = f"{where}greens_s", ""
+            green_fields = [f"{plan_field}[{k}]" for k in range(len(phases))]
         for k, p in enumerate(phases):
             if p.green_s < p.min_green_s:
-                raise self.fail(f"{where}phases[{k}].green_s", f"green {p.green_s:g} s is "
-                                f"below the minimum green {p.min_green_s:g} s", p.green_s)
-            if p.yellow_s < 0 or p.all_red_s < 0:
-                raise self.fail(f"{where}phases[{k}]", "negative yellow or all-red")
+                raise self.fail(green_fields[k], f"green {p.green_s:g} s is below the minimum "
+                                f"green {p.min_green_s:g} s{context}", p.green_s)
         total = sum(p.duration_s for p in phases)
         if not math.isclose(total, cycle, abs_tol=1e-6):
-            raise self.fail(f"{where}phases", f"phase durations add up to {total:g} s, but "
-                            f"signals.cycle_s is {cycle:g} s", total)
+            sums = (f"the phases add up to {total:g} s, but signals.cycle_s is {cycle:g} s"
+                    f"{context}")
+            alone = [k for k, p in enumerate(phases) if p.duration_s > cycle + 1e-6]
+            if alone:
+                g = phases[alone[0]].green_s
+                raise self.fail(green_fields[alone[0]], f"green {g:g} s does not fit the "
+                                f"cycle: {sums}", g)
+            raise self.fail(plan_field, sums, total)
         g_out, g_in, shift, start = _windows_from_phases(phases, ident, self.src)
         return Intersection(
             id=ident,
             name=self.get(item, "name", where, str, ""),
             position_m=self.get(item, "position_m", where, float),
             cross_street=self.get(item, "cross_street", where, str, ""),
-            through_lanes=self.get(item, "through_lanes", where, int, 3),
-            cross_lanes=self.get(item, "cross_lanes", where, int, 1),
+            through_lanes=self.get(item, "through_lanes", where, int, 3, at_least=1),
+            cross_lanes=self.get(item, "cross_lanes", where, int, 1, at_least=1),
             left_turn_bay=self.get(item, "left_turn_bay", where, bool, False),
             major=self.get(item, "major", where, bool, False),
-            crossing_length_m=self.get(item, "crossing_length_m", where, float, 20.0),
+            crossing_length_m=self.get(item, "crossing_length_m", where, float, 20.0,
+                                       at_least=0),
             phases=phases,
             green_out_s=g_out,
             green_in_s=g_in,
@@ -668,9 +710,21 @@ class _TomlReader:
             if v < 0:
                 raise self.fail(f"{where}{k}", f"must not be negative, found {v:g}", v)
         if values["duration_s"] <= 0:
-            raise self.fail(f"{where}duration_s", "must be positive", values["duration_s"])
-        if values["left_share"] + values["right_share"] > 1:
-            raise self.fail(f"{where}left_share", "left_share + right_share exceeds 1")
+            raise self.fail(f"{where}duration_s", f"must be positive, found "
+                            f"{values['duration_s']:g}", values["duration_s"])
+        left, right = values["left_share"], values["right_share"]
+        for k, v in (("left_share", left), ("right_share", right)):
+            if v > 1:
+                raise self.fail(f"{where}{k}", f"a share of the flow must lie in [0, 1], "
+                                f"found {v:g}", v)
+        if left + right > 1:
+            raise self.fail(f"{where}left_share", f"left_share + right_share = {left:g} + "
+                            f"{right:g} = {left + right:g} exceeds 1", left)
+        factor = values["minor_turn_factor"]
+        if factor * (left + right) > 1:
+            raise self.fail(f"{where}minor_turn_factor", f"{factor:g} makes the turning "
+                            f"shares at minor crossings {factor * (left + right):g}, more "
+                            "than 1", factor)
         return PeriodDemand(name=name, **values)
 
 
@@ -683,17 +737,19 @@ LIMITS: dict[str, tuple[float, float]] = {
     "cycle_s": (10.0, 600.0),
     "speed_kmh": (5.0, 200.0),
     "speed_in_kmh": (5.0, 200.0),
+    "speed_limit_kmh": (5.0, 200.0),
     "position_m": (-1e6, 1e6),
 }
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
-def _check_positive(fieldname: str, value: float, source: str) -> None:
+def _check_positive(fieldname: str, value: float, source: str, where: str = "") -> None:
     if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
-        raise InputError(f"must be a positive number, found {value!r}", file=source or None,
-                         field=fieldname, value=value)
-    _check_limits(fieldname, value, source)
+        shown = f"{value:g}" if isinstance(value, int | float) else repr(value)
+        raise InputError(f"{where}must be a positive number, found {shown}",
+                         file=source or None, field=fieldname, value=value)
+    _check_limits(fieldname, value, source, where)
 
 
 def _check_limits(fieldname: str, value: float, source: str, where: str = "") -> None:
@@ -747,9 +803,15 @@ def validate(corridor: Corridor) -> None:
             if g <= 0:
                 raise InputError(f"intersection {i.id}: green must be positive, found {g:g}",
                                  file=src, field=name, value=g)
-        if i.through_lanes < 1 or i.cross_lanes < 1:
-            raise InputError(f"intersection {i.id}: lane counts must be at least 1",
-                             file=src, field="through_lanes")
+        for name in ("through_lanes", "cross_lanes"):
+            lanes = getattr(i, name)
+            if lanes < 1:
+                raise InputError(f"must be at least 1, found {lanes}", file=src,
+                                 field=f"intersection {i.id}.{name}", value=lanes)
+        if not (math.isfinite(i.crossing_length_m) and i.crossing_length_m >= 0):
+            raise InputError(f"must be at least 0, found {i.crossing_length_m:g}", file=src,
+                             field=f"intersection {i.id}.crossing_length_m",
+                             value=i.crossing_length_m)
         if corridor.cycle_s is not None:
             _check_green_fits(i, corridor.cycle_s, corridor.source)
     if corridor.cycle_s is not None:
@@ -757,6 +819,19 @@ def validate(corridor: Corridor) -> None:
     _check_positive("speed_kmh", corridor.speed_kmh, corridor.source)
     if corridor.speed_in_kmh is not None:
         _check_positive("speed_in_kmh", corridor.speed_in_kmh, corridor.source)
+    # lengths and speed of the SUMO network (field names as in the TOML spec)
+    for name in ("approach_m", "cross_link_m", "speed_limit_kmh"):
+        value = getattr(corridor, name)
+        if not (math.isfinite(value) and value > 0):
+            raise InputError(f"must be positive, found {value:g}", file=src,
+                             field=f"corridor.{name}", value=value)
+    lo, hi = LIMITS["speed_limit_kmh"]
+    if not lo <= corridor.speed_limit_kmh <= hi:
+        raise InputError(f"{corridor.speed_limit_kmh:g} is outside the plausible range "
+                         f"[{lo:g}, {hi:g}]", file=src, field="corridor.speed_limit_kmh",
+                         value=corridor.speed_limit_kmh)
     names = [p.name for p in corridor.demand]
-    if len(set(names)) != len(names):
-        raise InputError("duplicate period name", file=src, field="period")
+    for k, name in enumerate(names):
+        if name in names[:k]:
+            raise InputError(f"duplicate period name {name!r} (period[{names.index(name)}] "
+                             "has it too)", file=src, field=f"period[{k}].name", value=name)

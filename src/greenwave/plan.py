@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -168,6 +168,7 @@ def read_plan(path: str | Path) -> TimingPlan:
     reader = _PlanReader(str(p))
     if not isinstance(data, dict):
         raise reader.fail("", f"expected a JSON object, found {type(data).__name__}")
+    reader.check_keys(data, PLAN_FIELDS, "")
     raw = data.get("intersections")
     if not isinstance(raw, list) or not raw:
         raise reader.fail("intersections", "expected a non-empty list of signals")
@@ -191,12 +192,31 @@ def read_plan(path: str | Path) -> TimingPlan:
     )
 
 
+#: The fields of plan.json (:meth:`TimingPlan.to_dict`); any other is refused, as a typing
+#: mistake would otherwise be ignored without a word.
+PLAN_FIELDS: tuple[str, ...] = (
+    "corridor", "period", "program_id", "cycle_s", "speed_out_kmh", "speed_in_kmh",
+    "link_speeds_out_kmh", "link_speeds_in_kmh", "bandwidth_out_s", "bandwidth_in_s",
+    "efficiency", "band_out_start_s", "band_in_start_s", "link_bandwidths_out_s",
+    "link_bandwidths_in_s", "time_frame", "solver", "intersections",
+)  # fmt: skip
+SIGNAL_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(SignalTiming))
+PHASE_FIELDS: tuple[str, ...] = ("name", "green_s", "yellow_s", "all_red_s", "min_green_s",
+                                 "protected", "permitted")
+
+
 class _PlanReader:
     def __init__(self, source: str) -> None:
         self.src = source
 
     def fail(self, fieldname: str, message: str, value: object = None) -> InputError:
         return InputError(message, file=self.src, field=fieldname or None, value=value)
+
+    def check_keys(self, data: Mapping[str, Any], allowed: Sequence[str], where: str) -> None:
+        for key in data:
+            if key not in allowed:
+                raise self.fail(f"{where}{key}", f"unknown field {key!r}; expected one of "
+                                f"{', '.join(allowed)}", key)
 
     def number(self, data: Mapping[str, Any], key: str, where: str, *, positive: bool = False,
                default: float | None = None) -> float:
@@ -234,6 +254,7 @@ class _PlanReader:
             raise self.fail(f"intersections[{k}].id", f"expected a signal id, found {ident!r}",
                             ident)
         w = f"intersections[{ident}]."
+        self.check_keys(s, SIGNAL_FIELDS, w)
         phases = s.get("phases", [])
         if not isinstance(phases, list):
             raise self.fail(f"{w}phases", "expected a list of phases", phases)
@@ -254,6 +275,7 @@ class _PlanReader:
     def phase(self, ph: Any, w: str) -> Phase:
         if not isinstance(ph, dict):
             raise self.fail(w.rstrip("."), f"expected an object, found {ph!r}", ph)
+        self.check_keys(ph, PHASE_FIELDS, w)
         moves = {}
         for key in ("protected", "permitted"):
             value = ph.get(key, [])
@@ -290,6 +312,11 @@ def check_plan_matches(plan: TimingPlan, corridor: Corridor, source: str = "") -
     if plan.corridor and plan.corridor != corridor.name:
         raise InputError(f"plan is for corridor {plan.corridor!r}, not {corridor.name!r}",
                          file=src, field="corridor", value=plan.corridor)
+    periods = [p.name for p in corridor.demand]
+    if plan.period and periods and plan.period not in periods:
+        raise InputError(f"plan is for period {plan.period!r}, which {corridor.name} does not "
+                         f"define (it defines: {', '.join(periods)})", file=src,
+                         field="period", value=plan.period)
     if plan_ids != list(corridor.ids):
         missing = [i for i in corridor.ids if i not in plan_ids]
         extra = [i for i in plan_ids if i not in corridor.ids]

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -84,8 +84,17 @@ def optimize_zones(
     mode: str = "balanced",
     period: str = "",
     time_limit_s: float = 30.0,
+    speed_range_kmh: tuple[float, float] | None = None,
+    sequences: bool = False,
 ) -> ZoningResult:
     """Partition the corridor into sub-zones and coordinate each on its own band.
+
+    By default each zone is solved at one band speed with the phase plans as they are
+    (:func:`greenwave.maxband.solve_maxband`). With *speed_range_kmh* and/or *sequences*
+    each zone is solved by full MAXBAND at the common cycle instead
+    (:func:`greenwave.progression.solve_progression`: per-link progression speeds in the
+    range, each signal's left-turn sequence chosen); the plan then carries every zone's
+    speeds and sequences (links between zones at the design speed).
 
     Raises:
         InputError: options out of range (e.g. fewer signals than ``min_signals``).
@@ -103,21 +112,30 @@ def optimize_zones(
     total_m = positions[-1] - positions[0]
     cuts = _candidate_cuts(positions, candidates)
 
-    memo: dict[tuple[int, int], tuple[float, tuple[float, ...]] | None] = {}
+    full = speed_range_kmh is not None or sequences
+    solve_full = _full_zone_solver(timed, cycle, speed_range_kmh or (
+        problem.speed_out_kmh, problem.speed_out_kmh), sequences, mode, time_limit_s)
+    memo: dict[tuple[int, int], _ZoneSolution | None] = {}
 
-    def zone(a: int, b: int) -> tuple[float, tuple[float, ...]] | None:
-        """(value, green starts of the zone) or None when the zone has no band."""
+    def zone(a: int, b: int) -> _ZoneSolution | None:
+        """The zone's best bands, or None when it has no two-way band."""
         if (a, b) not in memo:
             try:  # two-way bands (a one-way zone is no green wave); centring comes last
-                sol = solve_maxband(problem.segment(a, b), mode=mode, two_way=True,
-                                    center=False, time_limit_s=time_limit_s)
+                if full:
+                    memo[a, b] = solve_full(a, b)
+                else:
+                    sol = solve_maxband(problem.segment(a, b), mode=mode, two_way=True,
+                                        center=False, time_limit_s=time_limit_s)
+                    memo[a, b] = _ZoneSolution(
+                        sol.result.bandwidth_out_s + sol.result.bandwidth_in_s,
+                        tuple(sol.green_out_start_s))
             except InfeasibleError:
                 memo[a, b] = None
-            else:
-                eff = (sol.result.bandwidth_out_s + sol.result.bandwidth_in_s) / (2 * cycle)
-                memo[a, b] = ((positions[b] - positions[a]) * eff,
-                              tuple(sol.green_out_start_s))
         return memo[a, b]
+
+    def value(a: int, b: int) -> float | None:
+        z = zone(a, b)
+        return None if z is None else (positions[b] - positions[a]) * z.total_s / (2 * cycle)
 
     # ends[k]: zone boundaries are after signal cuts[k]; DP over boundary sequences
     starts_at = [0] + [c + 1 for c in cuts]
@@ -128,17 +146,17 @@ def optimize_zones(
             options: list[tuple[float, tuple[tuple[int, int], ...]]] = []
             if k == 1:
                 if end + 1 >= min_signals:
-                    z = zone(0, end)
-                    if z is not None:
-                        options.append((z[0], ((0, end),)))
+                    v = value(0, end)
+                    if v is not None:
+                        options.append((v, ((0, end),)))
             else:
                 for s_idx, start in enumerate(starts_at[1:e_idx + 1], start=1):
                     prev = best.get((s_idx - 1, k - 1))
                     if prev is None or end - start + 1 < min_signals:
                         continue
-                    z = zone(start, end)
-                    if z is not None:
-                        options.append((prev[0] + z[0], (*prev[1], (start, end))))
+                    v = value(start, end)
+                    if v is not None:
+                        options.append((prev[0] + v, (*prev[1], (start, end))))
             if options:
                 best[e_idx, k] = max(options, key=lambda o: o[0])
     last = len(ends_at) - 1
@@ -150,13 +168,22 @@ def optimize_zones(
     _, score, ranges = max(by_count,
                                 key=lambda r: (r[1] - boundary_penalty * (r[0] - 1), -r[0]))
     green_starts: list[float] = []
-    for a, b in ranges:  # the chosen zones again, now with the bands centred in the greens
-        sol = solve_maxband(problem.segment(a, b), mode=mode, two_way=True,
-                            time_limit_s=time_limit_s)
-        green_starts.extend(sol.green_out_start_s)
+    extra: dict[str, Any] = {}
+    if full:
+        chosen = [memo[a, b] for a, b in ranges]
+        picked = [z for z in chosen if z is not None]
+        for z in picked:
+            green_starts.extend(z.green_out_start_s)
+        timed, extra = _assemble(timed, ranges, picked, problem.speed_out_kmh,
+                                 problem.speed_in_kmh)
+    else:
+        for a, b in ranges:  # the chosen zones again, now with the bands centred in greens
+            sol = solve_maxband(problem.segment(a, b), mode=mode, two_way=True,
+                                time_limit_s=time_limit_s)
+            green_starts.extend(sol.green_out_start_s)
     plan = plan_from_offsets(
         timed, green_starts, speed_out_kmh=problem.speed_out_kmh,
-        speed_in_kmh=problem.speed_in_kmh, period=period,
+        speed_in_kmh=problem.speed_in_kmh, period=period, **extra,
         solver={
             "method": "maxband-zones",
             "mode": mode,
@@ -164,7 +191,9 @@ def optimize_zones(
             "zones": [[a, b] for a, b in ranges],
             "zone_ids": [[problem.signals[a].id, problem.signals[b].id] for a, b in ranges],
             "options": {"max_zones": max_zones, "min_signals": min_signals,
-                        "candidates": candidates, "boundary_penalty": boundary_penalty},
+                        "candidates": candidates, "boundary_penalty": boundary_penalty,
+                        "speed_range_kmh": list(speed_range_kmh) if speed_range_kmh
+                        else None, "sequences": sequences},
             "by_count": [{"zones": k, "score": round(s, 6), "ranges": [list(r) for r in rr]}
                          for k, s, rr in by_count],
             "solves": len(memo),
@@ -174,6 +203,63 @@ def optimize_zones(
     zones = zone_bands(plan, ranges)
     return ZoningResult(plan=plan, zones=zones, score=score, by_count=by_count,
                         solves=len(memo), solve_s=time.perf_counter() - started)
+
+
+@dataclass(frozen=True)
+class _ZoneSolution:
+    total_s: float  # b + b̄ of the zone [s]
+    green_out_start_s: tuple[float, ...]
+    sequences: tuple[str, ...] = ()  # chosen option names (full model)
+    choice: tuple[int, ...] = ()
+    link_speeds_out_kmh: tuple[float, ...] = ()
+    link_speeds_in_kmh: tuple[float, ...] = ()
+
+
+def _full_zone_solver(timed: Corridor, cycle: float, speed_range: tuple[float, float],
+                      sequences: bool, mode: str, time_limit_s: float
+                      ) -> Callable[[int, int], _ZoneSolution]:
+    from greenwave.optimize import _progression_signals
+    from greenwave.progression import ProgressionProblem, solve_progression
+
+    signals = _progression_signals(lambda c, whole: timed.with_cycle(c, whole_seconds=whole),
+                                   cycle, cycle, sequences, None)
+
+    def solve(a: int, b: int) -> _ZoneSolution:
+        links = b - a
+        p = ProgressionProblem(signals[a:b + 1], (cycle, cycle), (speed_range,) * links,
+                               (speed_range,) * links)
+        sol = solve_progression(p, mode=mode, time_limit_s=time_limit_s)
+        return _ZoneSolution(sol.result.bandwidth_out_s + sol.result.bandwidth_in_s,
+                             sol.green_out_start_s, sol.option_names, sol.choice,
+                             sol.link_speeds_out_kmh, sol.link_speeds_in_kmh)
+
+    return solve
+
+
+def _assemble(timed: Corridor, ranges: Sequence[tuple[int, int]],
+              zones: Sequence[_ZoneSolution], speed_out: float, speed_in: float
+              ) -> tuple[Corridor, dict[str, Any]]:
+    """The corridor with each zone's chosen sequences, and the plan's per-link speeds."""
+    from dataclasses import replace
+
+    from greenwave.optimize import _variants
+
+    xs = list(timed.intersections)
+    names: list[str] = []
+    speeds_out: list[float] = []
+    speeds_in: list[float] = []
+    for q, ((a, b), z) in enumerate(zip(ranges, zones, strict=True)):
+        for i, o in zip(range(a, b + 1), z.choice, strict=True):
+            xs[i] = _variants(xs[i], True)[o].intersection
+        names += z.sequences
+        speeds_out += z.link_speeds_out_kmh
+        speeds_in += z.link_speeds_in_kmh
+        if q < len(ranges) - 1:  # the link between two zones: the design speed
+            speeds_out.append(speed_out)
+            speeds_in.append(speed_in)
+    return (replace(timed, intersections=tuple(xs)),
+            {"sequences": names, "link_speeds_out_kmh": speeds_out,
+             "link_speeds_in_kmh": speeds_in})
 
 
 def zone_bands(plan: TimingPlan, ranges: Sequence[tuple[int, int]]) -> tuple[Zone, ...]:
