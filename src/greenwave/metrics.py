@@ -114,6 +114,78 @@ def through_trip_metrics(
     return table.astype({"trips": "int64"})
 
 
+def contains_path(route: Sequence[str], path: Sequence[str]) -> bool:
+    """Whether *route* drives the edges of *path* one after the other (a contiguous run).
+
+    >>> contains_path(["a", "b", "c", "d"], ["b", "c"]), contains_path(["a", "c", "b"], ["b", "c"])
+    (True, False)
+    """
+    n = len(path)
+    if n == 0:
+        return False
+    first = path[0]
+    return any(route[k] == first and tuple(route[k:k + n]) == tuple(path)
+               for k in range(len(route) - n + 1))
+
+
+def route_through_metrics(
+    trips: pd.DataFrame,
+    routes: Mapping[str, Sequence[str]],
+    *,
+    method: str,
+    period: str,
+    paths: Mapping[str, Sequence[str]],
+    section_times_s: Mapping[str, Mapping[str, float]] | None = None,
+) -> pd.DataFrame:
+    """Metrics of the through trips of an imported corridor, one row per direction of *paths*.
+
+    A through trip of a direction is a finished trip whose driven route (*routes*: vehicle id
+    → edge ids, e.g. SUMO's ``--vehroute-output``) contains that direction's *path* — the
+    corridor's edges from the one entering its first signal to the one leaving its last —
+    as a contiguous run; wherever the trip begins and ends. Measures are the trip's own, as
+    in :func:`through_trip_metrics` (SUMO's tripinfo). *section_times_s* (optional, direction →
+    vehicle id → seconds spent on the path) adds ``corridor_time_s``, the mean of those.
+
+    >>> trips = pd.DataFrame({"id": ["v1", "v2", "v3"], "duration": [90.0, 70.0, 30.0],
+    ...     "timeLoss": [20.0, 10.0, 3.0], "waitingCount": [1, 0, 0]})
+    >>> routes = {"v1": ["x", "a", "b", "c"], "v2": ["a", "b", "c", "y"], "v3": ["a", "b"]}
+    >>> m = route_through_metrics(trips, routes, method="m", period="p",
+    ...                           paths={"outbound": ["a", "b", "c"]})
+    >>> m.loc[0, ["trips", "travel_time_s", "stops_per_trip", "pass_without_stop_rate"]].tolist()
+    [2, 80.0, 0.5, 0.5]
+    """
+    missing = [c for c in ("id", "duration", "timeLoss", "waitingCount")
+               if c not in trips.columns]
+    if missing:
+        raise InputError(f"trip table needs columns {missing}; found "
+                         f"{sorted(map(str, trips.columns))}", field="trips")
+    finished = trips[_finished(trips)]
+    rows = []
+    for direction, path in paths.items():
+        ids = [v for v in finished["id"].astype(str)
+               if contains_path(routes.get(v, ()), path)]
+        chosen = finished[finished["id"].astype(str).isin(set(ids))]
+        n = len(chosen)
+        halts = chosen["waitingCount"]
+        row: dict[str, Any] = {
+            "method": method,
+            "period": period,
+            "direction": direction,
+            "trips": n,
+            "travel_time_s": float(chosen["duration"].mean()) if n else math.nan,
+            "delay_s": float(chosen["timeLoss"].mean()) if n else math.nan,
+            "stops_per_trip": float(halts.mean()) if n else math.nan,
+            "pass_without_stop_rate": float((halts == 0).mean()) if n else math.nan,
+        }
+        if section_times_s is not None:
+            times = section_times_s.get(direction, {})
+            values = [times[v] for v in chosen["id"].astype(str) if v in times]
+            row["corridor_time_s"] = float(sum(values) / len(values)) if values else math.nan
+        rows.append(row)
+    columns = [*METRIC_COLUMNS, *(["corridor_time_s"] if section_times_s is not None else [])]
+    return pd.DataFrame(rows, columns=columns).astype({"trips": "int64"})
+
+
 def _trip_edges(trips: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
     cols = set(trips.columns)
     missing = [c for c in ("duration", "timeLoss", "waitingCount") if c not in cols]
