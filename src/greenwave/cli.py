@@ -133,6 +133,16 @@ def _time(text: str) -> float:
     return _number(text, strict=False)
 
 
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, found {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected at least 1, found {text!r}")
+    return value
+
+
 def _baselines(text: str) -> tuple[str, ...]:
     from greenwave.netscenario import BASELINES
 
@@ -242,6 +252,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seeds", type=_seeds, default=(1, 2, 3), help=SEEDS_HELP)
     p.add_argument("--baselines", type=_baselines, default=("original", "tlscoordinator"),
                    help="comma-separated: original, tlscoordinator, tlscycleadaptation")
+    p.add_argument("--min-signals", type=_count, default=2,
+                   help="a corridor trip drives through at least this many consecutive "
+                   "signals (the number of signals: the whole corridor)")
     p.add_argument("--out", default="greenwave-out", help="output folder")
 
     p = sub.add_parser("demo", help="the main job on the built-in Ganjiang corridor",
@@ -502,7 +515,8 @@ def cmd_evaluate_net(args: argparse.Namespace) -> int:
                                  f"{plan.cycle_s:g} s")
         say(f"[3/4] baselines and simulations ({', '.join(args.baselines)}, greenwave)")
         result = evaluate_net(demand, imported, programs, out_dir=tmp, seeds=args.seeds,
-                              baselines=args.baselines, progress=_prefixed("     "))
+                              baselines=args.baselines, min_signals=args.min_signals,
+                              progress=_prefixed("     "))
         metrics = result.metrics
         write_metrics_csv(metrics, tmp / "metrics.csv")
         pooled = pool_seeds(metrics)
@@ -518,9 +532,9 @@ def cmd_evaluate_net(args: argparse.Namespace) -> int:
     print()
     print(_plan_summary(plan, corridor))
     print()
-    print("through trips (route contains the corridor path; all seeds pooled):")
-    columns = [c for c in (*pooled.columns[:8], "seeds") if c in pooled.columns]
-    print(format_table(pool_seeds(metrics), columns=columns))
+    print(f"corridor trips (through at least {args.min_signals} consecutive signals; all "
+          "seeds pooled):")
+    print(format_table(pooled))
     for base in dict.fromkeys(metrics["method"]):
         if base != "greenwave":
             print(format_comparison(metrics, baseline=str(base)))

@@ -685,16 +685,3 @@ def read_vehroutes(path: PathLike) -> dict[str, DrivenRoute]:
         raise SimulationError(f"vehroute file {p}: not well-formed XML ({exc})") from exc
     return out
 
-
-def section_time_s(route: DrivenRoute, path: Sequence[str]) -> float | None:
-    """Seconds *route* spent on the contiguous run *path* (entry to the exit of its last
-    edge), or None when it does not drive it or has no exit times."""
-    n = len(path)
-    if not route.exit_times_s or n == 0:
-        return None
-    edges = route.edges
-    for k in range(len(edges) - n + 1):
-        if edges[k:k + n] == tuple(path):
-            enter = route.exit_times_s[k - 1] if k > 0 else route.depart_s
-            return route.exit_times_s[k + n - 1] - enter
-    return None
