@@ -15,7 +15,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import pandas as pd
 
@@ -23,6 +23,9 @@ from greenwave import __version__, workflow
 from greenwave.corridor import Corridor
 from greenwave.errors import GreenwaveError, InfeasibleError, InputError
 from greenwave.plan import TimingPlan
+
+if TYPE_CHECKING:
+    from greenwave.sumo.importnet import ImportedCorridor
 
 SEEDS_HELP = "comma-separated simulation seeds, the same for every method"
 PERIOD_HELP = "demand period of the TOML spec (default: offpeak, else its first period)"
@@ -133,6 +136,64 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"greenwave: error: {message} (see '{self.prog} --help')\n")
 
 
+def _time(text: str) -> float:
+    return _number(text, strict=False)
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, found {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected at least 1, found {text!r}")
+    return value
+
+
+def _baselines(text: str) -> tuple[str, ...]:
+    from greenwave.netscenario import BASELINES
+
+    items = tuple(s.strip() for s in text.split(",") if s.strip())
+    bad = [s for s in items if s not in BASELINES]
+    if bad or not items:
+        raise argparse.ArgumentTypeError(f"expected some of {', '.join(BASELINES)}, found "
+                                         f"{text!r}")
+    if len(set(items)) != len(items):
+        raise argparse.ArgumentTypeError(f"baselines must differ, found {text!r}")
+    return items
+
+
+def _add_route_options(p: argparse.ArgumentParser) -> None:
+    route = p.add_mutually_exclusive_group(required=True)
+    route.add_argument("--route", nargs="+", metavar="EDGE",
+                       help="outbound edge ids in driving order (or one quoted string of them; "
+                       "quote ids that begin with '-')")
+    route.add_argument("--from", dest="from_edge", metavar="EDGE",
+                       help="first edge (with --to: the shortest path for passenger cars)")
+    p.add_argument("--to", dest="to_edge", metavar="EDGE", help="last edge (with --from)")
+    p.add_argument("--reverse-route", nargs="+", metavar="EDGE",
+                   help="inbound edge ids (default: found from the outbound signals)")
+    p.add_argument("--name", help="corridor name (default: from the network file name)")
+
+
+def _edge_list(values: Sequence[str] | None) -> list[str] | None:
+    if values is None:
+        return None
+    return [e for v in values for e in v.split()]
+
+
+def _import(args: argparse.Namespace, net: str | Path) -> ImportedCorridor:
+    from greenwave.sumo.importnet import import_corridor
+
+    if args.from_edge is not None and args.to_edge is None:
+        raise InputError("--from needs --to", field="--to")
+    if args.route is not None and args.to_edge is not None:
+        raise InputError("give --route or --from/--to, not both", field="--to")
+    return import_corridor(net, route=_edge_list(args.route), from_edge=args.from_edge,
+                           to_edge=args.to_edge, reverse_route=_edge_list(args.reverse_route),
+                           name=args.name)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="greenwave",
@@ -169,6 +230,40 @@ def build_parser() -> argparse.ArgumentParser:
                    help="measure trips departing before this time [s] (default: the period)")
     p.add_argument("--out", default="greenwave-out", help="output folder")
 
+    p = sub.add_parser("import-net", help="read a corridor (signals, phases, greens) from a "
+                       "SUMO network -> corridor CSV + .import.json", formatter_class=fmt)
+    p.add_argument("net", help="SUMO network (.net.xml or .net.xml.gz)")
+    _add_route_options(p)
+    p.add_argument("--out", help="corridor CSV to write (default: <name>.csv); the "
+                   "<stem>.import.json sidecar is written next to it")
+
+    p = sub.add_parser("evaluate-net", help="import, coordinate and evaluate a corridor of a "
+                       "SUMO network against its own programs and SUMO's tools",
+                       formatter_class=fmt)
+    p.add_argument("net", help="SUMO network (.net.xml) or configuration (.sumocfg: net, "
+                   "routes, begin and end are read from it)")
+    _add_route_options(p)
+    p.add_argument("--demand", nargs="+", metavar="ROUTES",
+                   help="route files (default: the .sumocfg's)")
+    p.add_argument("--begin", type=_time, help="start of the measured period [s] (default: "
+                   "the .sumocfg's, else 0)")
+    p.add_argument("--end", type=_time, help="end of the measured period [s] (default: the "
+                   ".sumocfg's, else begin + 3600)")
+    p.add_argument("--cycle-s", type=_cycle, help="common cycle [s] (default: the cycle most "
+                   "signals run); other signals' green phases are retimed to it")
+    p.add_argument("--speed-kmh", type=_speed, help="band speed [km/h] (default: the route's "
+                   "free-flow speed)")
+    p.add_argument("--speed-in-kmh", type=_speed, help="inbound band speed [km/h]")
+    p.add_argument("--mode", default="balanced", choices=["balanced", "weighted", "equal"],
+                   help="band objective")
+    p.add_argument("--seeds", type=_seeds, default=(1, 2, 3), help=SEEDS_HELP)
+    p.add_argument("--baselines", type=_baselines, default=("original", "tlscoordinator"),
+                   help="comma-separated: original, tlscoordinator, tlscycleadaptation")
+    p.add_argument("--min-signals", type=_count, default=2,
+                   help="a corridor trip drives through at least this many consecutive "
+                   "signals (the number of signals: the whole corridor)")
+    p.add_argument("--out", default="greenwave-out", help="output folder")
+
     p = sub.add_parser("demo", help="the main job on the built-in Ganjiang corridor",
                        formatter_class=fmt)
     p.add_argument("--out", default="greenwave-out", help="output folder")
@@ -191,6 +286,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "build-net": cmd_build_net,
         "evaluate": cmd_evaluate,
         "demo": cmd_demo,
+        "import-net": cmd_import_net,
+        "evaluate-net": cmd_evaluate_net,
     }[args.command]
     try:
         return handler(args)
@@ -369,6 +466,111 @@ def cmd_demo(args: argparse.Namespace) -> int:
         f"solved in {plan.solver.get('solve_s', 0):.2f} s ({plan.solver.get('status')})")
     _simulate_and_report(args, corridor, plan, scenario_period=period,
                          steps=("[3/4]", "[4/4]"))
+    print(f"done in {time.perf_counter() - t0:.0f} s")
+    return 0
+
+
+def cmd_import_net(args: argparse.Namespace) -> int:
+    from greenwave.sumo.importnet import explain, write_corridor_spec
+
+    imported = _import(args, args.net)
+    out = Path(args.out) if args.out else Path(f"{imported.name}.csv")
+    csv_path, sidecar = write_corridor_spec(imported, out)
+    print(explain(imported))
+    print(f"\nwrote {csv_path} and {sidecar}")
+    return 0
+
+
+def cmd_evaluate_net(args: argparse.Namespace) -> int:
+    from greenwave._io import staged_dir
+    from greenwave.diagrams import method_comparison_chart, time_space_diagram
+    from greenwave.metrics import format_comparison, format_table, pool_seeds, write_metrics_csv
+    from greenwave.netscenario import NetDemand, coordinate, evaluate_net, read_sumocfg, wins
+    from greenwave.sumo.importnet import explain, write_corridor_spec
+    from greenwave.sumo.writeback import timing_sheet, write_net_programs
+
+    say = workflow.stderr_progress
+    t0 = time.perf_counter()
+    _check_out(args.out)
+    source = Path(args.net)
+    if source.suffix == ".sumocfg":
+        cfg = read_sumocfg(source)
+        demand = NetDemand(cfg.net_file,
+                           tuple(Path(d) for d in args.demand) if args.demand else cfg.route_files,
+                           cfg.begin_s if args.begin is None else args.begin,
+                           cfg.end_s if args.end is None else args.end)
+    else:
+        if not args.demand:
+            raise InputError("--demand (route files) is needed with a .net.xml", field="--demand")
+        begin = 0.0 if args.begin is None else args.begin
+        demand = NetDemand(source, tuple(Path(d) for d in args.demand), begin,
+                           begin + 3600.0 if args.end is None else args.end)
+    if demand.end_s <= demand.begin_s:
+        raise InputError(f"end {demand.end_s:g} s must be after begin {demand.begin_s:g} s",
+                         field="--end", value=demand.end_s)
+    for f in demand.route_files:
+        if not f.is_file():
+            raise InputError("no such route file", file=str(f), field="--demand")
+    say(f"[1/4] importing the corridor from {demand.net_file}")
+    imported = _import(args, demand.net_file)
+    say(f"[2/4] coordinating {len(imported.signals)} signals (MAXBAND MILP)")
+    net_plan = coordinate(imported, cycle_s=args.cycle_s, speed_kmh=args.speed_kmh,
+                          speed_in_kmh=args.speed_in_kmh, mode=args.mode,
+                          period=demand.period)
+    plan = net_plan.plan
+    corridor = net_plan.retimed.corridor
+    out = Path(args.out)
+    with staged_dir(out) as tmp:
+        write_corridor_spec(imported, tmp / "corridor.csv")
+        plan.write_json(tmp / "plan.json")
+        programs, notes = write_net_programs(
+            net_plan.retimed, net_plan.programs, tmp / "greenwave.add.xml",
+            comment=f"greenwave plan for {imported.name} ({demand.period}): cycle "
+                    f"{plan.cycle_s:g} s")
+        sheet = timing_sheet(net_plan.retimed, net_plan.programs)
+        (tmp / "timing.txt").write_text(explain(imported) + "\n\n" + sheet + "\n",
+                                        encoding="utf-8")
+        labels = {s.id: f"{k} {s.tls_id[:18]}" for k, s in enumerate(imported.signals, 1)}
+        time_space_diagram(plan, tmp / "time_space.png", labels=labels,
+                           title=f"{imported.name} ({demand.period}): greenwave plan, cycle "
+                                 f"{plan.cycle_s:g} s")
+        say(f"[3/4] baselines and simulations ({', '.join(args.baselines)}, greenwave)")
+        result = evaluate_net(demand, imported, programs, out_dir=tmp, seeds=args.seeds,
+                              baselines=args.baselines, min_signals=args.min_signals,
+                              progress=_prefixed("     "))
+        metrics = result.metrics
+        write_metrics_csv(metrics, tmp / "metrics.csv")
+        pooled = pool_seeds(metrics)
+        method_comparison_chart(pooled, tmp / "comparison.png",
+                                title=f"{imported.name} {demand.period}: through trips, "
+                                      f"seeds {', '.join(map(str, args.seeds))}")
+    say("[4/4] report")
+    print(explain(imported))
+    print()
+    print(sheet)
+    for n in notes:
+        print(f"  note: {n}")
+    print()
+    print(_plan_summary(plan, corridor))
+    print()
+    print(f"corridor trips (through at least {args.min_signals} consecutive signals; all "
+          "seeds pooled):")
+    print(format_table(pooled))
+    for base in dict.fromkeys(metrics["method"]):
+        if base != "greenwave":
+            print(format_comparison(metrics, baseline=str(base)))
+            print()
+    verdict = wins(metrics)
+    for row in verdict.itertuples():
+        print(f"greenwave vs best baseline ({row.best_baseline}) {row.direction} "
+              f"{row.measure}: {row.greenwave:.2f} vs {row.baseline_value:.2f} "
+              f"{'better' if row.better else 'NOT better'}")
+    for name, why in result.failures.items():
+        _error(f"warning: baseline {name} failed and is left out: {why}")
+    runs = metrics.drop_duplicates(["method", "seed"])
+    print(f"\nteleports: {int(runs['teleports'].sum())}")
+    print(f"outputs in {out}/: corridor.csv, corridor.import.json, plan.json, greenwave.add.xml, "
+          "metrics.csv, time_space.png, comparison.png, timing.txt, runs/")
     print(f"done in {time.perf_counter() - t0:.0f} s")
     return 0
 

@@ -337,3 +337,59 @@ def _draw_trajectories(ax: Axes, trajectories: pd.DataFrame, scale: float) -> No
         ax.plot(
             path["time_s"], path["pos_m"] / scale, color="0.3", linewidth=0.5, alpha=0.7, zorder=5
         )
+
+
+# --------------------------------------------------------------------------------------------
+# comparison of methods
+
+_CHART_MEASURES = {
+    "travel_time_s": "travel time [s]",
+    "delay_s": "delay [s]",
+    "stops_per_trip": "stops per trip",
+    "pass_without_stop_rate": "pass without stop [%]",
+}
+
+
+def method_comparison_chart(
+    pooled: pd.DataFrame,
+    out_file: str | os.PathLike[str],
+    *,
+    title: str = "",
+    direction_names: Mapping[str, str] | None = None,
+    dpi: int = 100,
+) -> Path:
+    """Bar charts of each measure per direction and method (one panel per measure).
+
+    *pooled* has one row per method and direction (e.g.
+    :func:`greenwave.metrics.pool_seeds`); bars keep the order of the methods in the table.
+    Saved as a PNG atomically; returns the path.
+    """
+    missing = [c for c in ("method", "direction", *_CHART_MEASURES) if c not in pooled.columns]
+    if missing:
+        raise InputError(f"the table needs columns {missing}", field="pooled")
+    methods = list(dict.fromkeys(pooled["method"]))
+    directions = list(dict.fromkeys(pooled["direction"]))
+    names = dict(direction_names or {})
+    fig = Figure(figsize=(12.0, 3.6), dpi=dpi)
+    fig.subplots_adjust(left=0.05, right=0.99, top=0.82, bottom=0.2, wspace=0.3)
+    width = 0.8 / max(1, len(methods))
+    colors = ["#7f7f7f", "#9467bd", "#8c564b", "#2ca02c", "#1f77b4", "#ff7f0e"]
+    for j, (measure, label) in enumerate(_CHART_MEASURES.items()):
+        ax = fig.add_subplot(1, len(_CHART_MEASURES), j + 1)
+        scale = 100.0 if measure == "pass_without_stop_rate" else 1.0
+        for k, method in enumerate(methods):
+            rows = pooled[pooled["method"] == method].set_index("direction")
+            values = [scale * float(rows[measure].get(d, math.nan)) for d in directions]
+            xs = [x + (k - (len(methods) - 1) / 2) * width for x in range(len(directions))]
+            ax.bar(xs, values, width=width, color=colors[k % len(colors)], label=method)
+        ax.set_xticks(range(len(directions)), labels=[names.get(d, d) for d in directions])
+        ax.set_title(label, fontsize=10)
+        ax.grid(axis="y", linewidth=0.3, alpha=0.6)
+    handles = [Patch(color=colors[k % len(colors)], label=m) for k, m in enumerate(methods)]
+    fig.legend(handles=handles, loc="lower center", ncol=len(methods), fontsize=9,
+               frameon=False)
+    if title:
+        fig.suptitle(title, fontsize=11)
+    with atomic_open(out_file, "wb") as fh:
+        fig.savefig(fh, format="png", dpi=dpi)
+    return Path(out_file)

@@ -38,6 +38,9 @@ METRIC_COLUMNS: tuple[str, ...] = (
 MEASURES: tuple[str, ...] = ("travel_time_s", "delay_s", "stops_per_trip", "pass_without_stop_rate")
 """The per-direction measures compared by :func:`compare`."""
 
+EXTRA_MEASURES: tuple[str, ...] = ("corridor_time_s",)
+"""Optional measures that :func:`pool_seeds` pools too when a table has them."""
+
 COMPARE_COLUMNS: tuple[str, ...] = (
     "method", "period", "direction", "metric", "baseline", "value", "difference", "change_pct",
 )  # fmt: skip
@@ -114,6 +117,56 @@ def through_trip_metrics(
     return table.astype({"trips": "int64"})
 
 
+def selected_trip_metrics(
+    trips: pd.DataFrame,
+    selected: Mapping[str, Mapping[str, float]],
+    *,
+    method: str,
+    period: str,
+) -> pd.DataFrame:
+    """Metrics of chosen trips, one row per direction of *selected* (in its order).
+
+    *selected* maps a direction to ``{vehicle id: seconds on the corridor}`` (NaN when
+    unknown); unfinished trips and ids not in *trips* are left out. Measures are the trip's
+    own, as in :func:`through_trip_metrics` (SUMO's tripinfo), and ``corridor_time_s`` is the
+    mean time on the corridor.
+
+    >>> trips = pd.DataFrame({"id": ["v1", "v2", "v3"], "duration": [90.0, 70.0, 30.0],
+    ...     "timeLoss": [20.0, 10.0, 3.0], "waitingCount": [1, 0, 0]})
+    >>> m = selected_trip_metrics(trips, {"outbound": {"v1": 50.0, "v2": 40.0}},
+    ...                           method="m", period="p")
+    >>> m.loc[0, ["trips", "travel_time_s", "stops_per_trip", "corridor_time_s"]].tolist()
+    [2, 80.0, 0.5, 45.0]
+    """
+    missing = [c for c in ("id", "duration", "timeLoss", "waitingCount")
+               if c not in trips.columns]
+    if missing:
+        raise InputError(f"trip table needs columns {missing}; found "
+                         f"{sorted(map(str, trips.columns))}", field="trips")
+    finished = trips[_finished(trips)]
+    ids = finished["id"].astype(str)
+    rows = []
+    for direction, chosen_ids in selected.items():
+        chosen = finished[ids.isin(set(chosen_ids))]
+        n = len(chosen)
+        halts = chosen["waitingCount"]
+        section = [float(chosen_ids[v]) for v in chosen["id"].astype(str)]
+        section = [t for t in section if math.isfinite(t)]
+        rows.append({
+            "method": method,
+            "period": period,
+            "direction": direction,
+            "trips": n,
+            "travel_time_s": float(chosen["duration"].mean()) if n else math.nan,
+            "delay_s": float(chosen["timeLoss"].mean()) if n else math.nan,
+            "stops_per_trip": float(halts.mean()) if n else math.nan,
+            "pass_without_stop_rate": float((halts == 0).mean()) if n else math.nan,
+            "corridor_time_s": sum(section) / len(section) if section else math.nan,
+        })
+    columns = [*METRIC_COLUMNS, "corridor_time_s"]
+    return pd.DataFrame(rows, columns=columns).astype({"trips": "int64"})
+
+
 def _trip_edges(trips: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
     cols = set(trips.columns)
     missing = [c for c in ("duration", "timeLoss", "waitingCount") if c not in cols]
@@ -178,22 +231,24 @@ def pool_seeds(metrics: pd.DataFrame) -> pd.DataFrame:
     """One row per method, period and direction: the measures over all seeds' trips.
 
     Means are weighted by each seed's trip count (the mean over all trips pooled); ``trips``
-    is the total and ``seeds`` the number of runs pooled.
+    is the total and ``seeds`` the number of runs pooled. Columns of :data:`EXTRA_MEASURES`
+    are pooled the same way when present.
     """
     keys = ["method", "period", "direction"]
+    extra = [c for c in EXTRA_MEASURES if c in metrics.columns]
     rows = []
     for key, group in metrics.groupby(keys, sort=False):
         trips = group["trips"].astype("float64")
         row = dict(zip(keys, key, strict=True))
         row["trips"] = int(trips.sum())
-        for m in MEASURES:
+        for m in (*MEASURES, *extra):
             values = group[m].astype("float64")
             ok = values.notna() & (trips > 0)
             total = trips[ok].sum()
             row[m] = float((values[ok] * trips[ok]).sum() / total) if total > 0 else math.nan
         row["seeds"] = len(group)
         rows.append(row)
-    return pd.DataFrame(rows, columns=[*METRIC_COLUMNS, "seeds"])
+    return pd.DataFrame(rows, columns=[*METRIC_COLUMNS, *extra, "seeds"])
 
 
 def compare(metrics: pd.DataFrame, *, baseline: str = "baseline") -> pd.DataFrame:
@@ -332,8 +387,9 @@ def format_comparison(
     changes = compare(pooled, baseline=baseline)
     names = dict(direction_names or {})
     trips = pooled.set_index(["method", "period", "direction"])["trips"]
+    pw = max(9, 1 + max((len(str(p)) for p in pooled["period"]), default=0))
     lines = [
-        f"{'method':<15}{'period':<9}{'direction (trips)':<30}{'measure':<19}"
+        f"{'method':<15}{'period':<{pw}}{'direction (trips)':<30}{'measure':<19}"
         f"{'baseline':>10}{'value':>10}{'change':>9}"
     ]
     for row in changes.itertuples(index=False):
@@ -349,7 +405,7 @@ def format_comparison(
             before, after = f"{row.baseline:.1f}", f"{row.value:.1f}"
             change = "-" if math.isnan(row.change_pct) else f"{row.change_pct:+.1f}%"
         lines.append(
-            f"{row.method:<15}{row.period:<9}{trip_text:<30}{_MEASURE_LABELS[row.metric]:<19}"
+            f"{row.method:<15}{row.period:<{pw}}{trip_text:<30}{_MEASURE_LABELS[row.metric]:<19}"
             f"{before:>10}{after:>10}{change:>9}"
         )
     return "\n".join(lines)

@@ -643,3 +643,45 @@ def read_statistics(path: PathLike) -> dict[str, float]:
             raise SimulationError(f"statistics file {p}: no {tag}/@{attr}")
         out[key] = float(node.attrib[attr])
     return out
+
+
+@dataclass(frozen=True)
+class DrivenRoute:
+    """A vehicle's route as SUMO's ``--vehroute-output`` reports it (the last one driven)."""
+
+    edges: tuple[str, ...]
+    exit_times_s: tuple[float, ...]  # per edge, with ``--vehroute-output.exit-times``; or ()
+    depart_s: float
+
+
+def read_vehroutes(path: PathLike) -> dict[str, DrivenRoute]:
+    """Vehicle id → :class:`DrivenRoute` from a SUMO vehroute file.
+
+    A rerouted vehicle lists its replaced routes first (in a ``routeDistribution``); the last
+    ``<route>`` is the one it drove.
+    """
+    p = Path(path)
+    out: dict[str, DrivenRoute] = {}
+    try:
+        for _, elem in ET.iterparse(p, events=("end",)):
+            if elem.tag != "vehicle":
+                continue
+            found = elem.findall(".//route")
+            if found:
+                r = found[-1]
+                times = r.get("exitTimes", "").split()
+                try:
+                    exits = tuple(float(t) for t in times)
+                    depart = float(elem.get("depart", "nan"))
+                except ValueError as exc:
+                    raise SimulationError(f"vehroute file {p}: vehicle {elem.get('id')!r} has "
+                                          f"a bad time ({exc})") from exc
+                out[elem.get("id", "")] = DrivenRoute(tuple(r.get("edges", "").split()),
+                                                      exits, depart)
+            elem.clear()
+    except FileNotFoundError:
+        raise SimulationError(f"vehroute file {p}: no such file") from None
+    except ET.ParseError as exc:
+        raise SimulationError(f"vehroute file {p}: not well-formed XML ({exc})") from exc
+    return out
+
