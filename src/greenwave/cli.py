@@ -15,7 +15,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import pandas as pd
 
@@ -73,6 +73,24 @@ def _weight(text: str) -> float:
     return value
 
 
+def _share(text: str) -> float:
+    value = _number(text, strict=False)
+    if value > 1:
+        raise argparse.ArgumentTypeError(f"expected a share from 0 to 1, found {text!r}")
+    return value
+
+
+def _count_arg(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, found {text!r}") from None
+    if not 1 <= value <= 1000:
+        raise argparse.ArgumentTypeError(f"expected a whole number from 1 to 1000, found "
+                                         f"{text!r}")
+    return value
+
+
 def _multiband_p(text: str) -> float:
     value = _number(text, strict=False)
     if value > 8:
@@ -127,6 +145,36 @@ def _add_optimize_options(p: argparse.ArgumentParser) -> None:
                       "multiband: a band per link, weighted by (V/S)^p")
     full.add_argument("--multiband-p", type=_multiband_p, default=1.0, metavar="P",
                       help="MULTIBAND weight exponent p in (V/S)^p, 0 to 8 (default 1)")
+    full.add_argument("--splits", choices=["spec", "demand"], default=None,
+                      help="greens of the spec's phase plans (default) or Webster/HCM "
+                      "critical-lane splits of the period's demand at every cycle")
+    after = p.add_argument_group("after the band")
+    after.add_argument("--refine", action="store_true",
+                       help="refine the offsets on the platoon-dispersion delay model "
+                       "(needs demand), keeping --keep-band of the two-way band")
+    after.add_argument("--keep-band", type=_share, default=0.8, metavar="SHARE",
+                       help="share of the two-way band --refine must keep, 0 to 1 "
+                       "(default 0.8)")
+    after.add_argument("--max-shift-s", type=_count_arg, default=10,
+                       help="largest offset change --refine may make per signal [s]")
+    zones = p.add_argument_group("sub-zones (long arterials)")
+    zones.add_argument("--zones", action="store_true",
+                       help="partition the corridor into sub-zones, each on its own band "
+                       "(the boundaries chosen by optimization); with --full each zone gets "
+                       "its own speeds and sequences at the common cycle")
+    zones.add_argument("--max-zones", type=_count_arg, default=4,
+                       help="most zones (default 4)")
+    zones.add_argument("--min-zone-signals", type=_count_arg, default=4,
+                       help="fewest signals in a zone (default 4)")
+    zones.add_argument("--boundary-penalty", type=_share, default=0.03,
+                       help="mean efficiency a boundary must add (default 0.03)")
+    day = p.add_argument_group("time-of-day plans")
+    day.add_argument("--periods", metavar="P1,P2|all",
+                     help="one plan per period in one run (TOML spec), into --out/<period>/")
+    day.add_argument("--cycle-policy", choices=["independent", "common", "harmonic"],
+                     default="independent",
+                     help="with --periods: each period's own best cycle, one common cycle, "
+                     "or half/double the first period's (default independent)")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -331,51 +379,136 @@ def _scenario_corridor(name: str) -> Corridor:
 
 def cmd_optimize(args: argparse.Namespace) -> int:
     from greenwave._io import staged_dir
-    from greenwave.optimize import optimize_corridor
 
     _check_out(args.out)
     corridor = workflow.load(args.corridor, cycle_s=args.cycle_s, speed_kmh=args.speed_kmh)
-    period = _select_period(corridor, args.period)
-    if _wants_full(args):
-        from greenwave.optimize import optimize_progression
-
-        if args.queue_clearance and not corridor.demand:
-            raise InputError("--queue-clearance needs demand (a TOML spec with periods)",
-                             field="queue_clearance")
-        plan = optimize_progression(
-            corridor,
-            cycle_range_s=tuple(args.cycle_range_s) if args.cycle_range_s else (
-                None if args.full or corridor.cycle_s is None else (corridor.cycle_s,) * 2),
-            speed_range_kmh=tuple(args.speed_range_kmh) if args.speed_range_kmh else (
-                None if args.full else (corridor.speed_kmh,) * 2),
-            speed_in_range_kmh=tuple(args.speed_in_range_kmh) if args.speed_in_range_kmh
-            else None,
-            max_speed_change_kmh=args.max_speed_change_kmh,
-            sequences=args.sequences if args.sequences is not None else True,
-            queue_from_demand=args.queue_clearance,
-            mode=args.mode, k=args.k, period=period if corridor.demand else "",
-            method=args.method, multiband_p=args.multiband_p,
-        )
+    needs_demand = [flag for flag, on in (("--refine", args.refine),
+                                          ("--queue-clearance", args.queue_clearance),
+                                          ("--splits demand", args.splits == "demand"),
+                                          ("--periods", args.periods is not None)) if on]
+    if needs_demand and not corridor.demand:
+        raise InputError(f"{needs_demand[0]} needs demand periods (a TOML spec)",
+                         file=corridor.source or None, field=needs_demand[0].split()[0])
+    if args.zones and (args.periods or args.method != "maxband"):
+        raise InputError("--zones works on one period with --method maxband",
+                         field="--zones")
+    if args.periods is not None:
+        names = _period_list(corridor, args.periods)
+        plans = _day_plans(corridor, names, args)
+        period = names[0]
     else:
-        plan = optimize_corridor(corridor, speed_in_kmh=args.speed_in_kmh, mode=args.mode,
-                                 k=args.k, period=period if corridor.demand else "")
-    scenario = None
-    if corridor.has_phases and corridor.demand:
-        scenario = workflow.build_scenario(corridor, _net_dir(corridor.name), period=period)
+        period = _select_period(corridor, args.period)
+        plans = {period: _one_plan(corridor, period, args)}
+    refined: dict[str, Any] = {}
+    if args.refine:
+        from greenwave.refine import refine_offsets
+
+        for name, plan in plans.items():
+            plans[name], refined[name] = refine_offsets(
+                plan, corridor, name, keep_band=args.keep_band, max_shift_s=args.max_shift_s)
+    written = []
     with staged_dir(args.out) as tmp:
-        files = workflow.write_plan_files(plan, corridor, tmp, scenario)
-    print(_plan_summary(plan, corridor))
-    out = Path(args.out)
-    written = [files.plan_json, files.programs, files.diagram, files.replay,
-               *files.reference_programs.values()]
-    print("wrote " + ", ".join(str(out / f.name) for f in written if f is not None))
+        for name, plan in plans.items():
+            scenario = None
+            if corridor.has_phases and corridor.demand:
+                scenario = workflow.build_scenario(corridor, _net_dir(corridor.name),
+                                                   period=name)
+            folder = tmp / name if args.periods is not None else tmp
+            folder.mkdir(parents=True, exist_ok=True)
+            files = workflow.write_plan_files(plan, corridor, folder, scenario)
+            rel = Path(args.out) / (name if args.periods is not None else "")
+            written += [rel / f.name for f in (files.plan_json, files.programs, files.diagram,
+                                               files.replay, *files.reference_programs.values())
+                        if f is not None]
+    for name, plan in plans.items():
+        if len(plans) > 1:
+            print(f"[{name}]")
+        print(_plan_summary(plan, corridor))
+        if name in refined:
+            print(_refine_summary(refined[name]))
+    print("wrote " + ", ".join(map(str, written)))
     return 0
+
+
+def _period_list(corridor: Corridor, text: str) -> list[str]:
+    names = [p.name for p in corridor.demand]
+    if text.strip() == "all":
+        return names
+    wanted = [t.strip() for t in text.split(",") if t.strip()]
+    for w in wanted:
+        _select_period(corridor, w)
+    if not wanted or len(set(wanted)) != len(wanted):
+        raise InputError(f"--periods: expected distinct period names or 'all', found {text!r}",
+                         field="--periods", value=text)
+    return wanted
+
+
+def _full_options(corridor: Corridor, args: argparse.Namespace) -> dict[str, Any]:
+    return {
+        "speed_range_kmh": tuple(args.speed_range_kmh) if args.speed_range_kmh else (
+            None if args.full else (corridor.speed_kmh,) * 2),
+        "speed_in_range_kmh": tuple(args.speed_in_range_kmh) if args.speed_in_range_kmh
+        else None,
+        "max_speed_change_kmh": args.max_speed_change_kmh,
+        "sequences": args.sequences if args.sequences is not None else True,
+        "queue_from_demand": args.queue_clearance,
+        "mode": args.mode, "k": args.k,
+        "method": args.method, "multiband_p": args.multiband_p,
+    }
+
+
+def _cycle_range(corridor: Corridor, args: argparse.Namespace) -> tuple[float, float] | None:
+    if args.cycle_range_s:
+        return tuple(args.cycle_range_s)
+    return None if args.full or corridor.cycle_s is None else (corridor.cycle_s,) * 2
+
+
+def _one_plan(corridor: Corridor, period: str, args: argparse.Namespace) -> TimingPlan:
+    from greenwave.optimize import optimize_corridor, optimize_progression
+
+    demand_period = period if corridor.demand else ""
+    if args.zones:
+        from greenwave.zones import optimize_zones
+
+        full = _wants_full(args)
+        return optimize_zones(
+            corridor, max_zones=args.max_zones, min_signals=args.min_zone_signals,
+            boundary_penalty=args.boundary_penalty, mode=args.mode, period=demand_period,
+            speed_range_kmh=(tuple(args.speed_range_kmh) if args.speed_range_kmh else
+                             corridor.speed_range_kmh) if full else None,
+            sequences=bool(args.sequences if args.sequences is not None else full),
+        ).plan
+    if _wants_full(args):
+        return optimize_progression(corridor, cycle_range_s=_cycle_range(corridor, args),
+                                    period=demand_period, splits=args.splits or "spec",
+                                    **_full_options(corridor, args))
+    return optimize_corridor(corridor, speed_in_kmh=args.speed_in_kmh, mode=args.mode,
+                             k=args.k, period=demand_period)
+
+
+def _day_plans(corridor: Corridor, names: list[str],
+               args: argparse.Namespace) -> dict[str, TimingPlan]:
+    from greenwave.optimize import optimize_day
+
+    rng = _cycle_range(corridor, args) if (args.cycle_range_s or not args.full) else None
+    return optimize_day(corridor, periods=names, cycle_policy=args.cycle_policy,
+                        cycle_ranges_s={n: rng for n in names} if rng else None,
+                        splits=args.splits or "demand", **_full_options(corridor, args))
+
+
+def _refine_summary(report: Any) -> str:
+    return (f"  refined offsets (delay model): performance index {report.pi_before:.1f} -> "
+            f"{report.pi_after:.1f} veh·h/h, delay {report.delay_before_vehh_per_h:.1f} -> "
+            f"{report.delay_after_vehh_per_h:.1f} veh·h/h, stops {report.stops_before_per_h:.0f}"
+            f" -> {report.stops_after_per_h:.0f} /h; band {sum(report.band_before_s):.1f} -> "
+            f"{sum(report.band_after_s):.1f} s ({report.band_kept:.0%} kept)")
 
 
 def _wants_full(args: argparse.Namespace) -> bool:
     return bool(args.full or args.cycle_range_s or args.speed_range_kmh
                 or args.speed_in_range_kmh or args.max_speed_change_kmh is not None
-                or args.sequences or args.queue_clearance or args.method != "maxband")
+                or args.sequences or args.queue_clearance or args.method != "maxband"
+                or args.splits is not None)
 
 
 def _select_period(corridor: Corridor, requested: str | None, *,
@@ -661,6 +794,16 @@ def _plan_summary(plan: TimingPlan, corridor: Corridor) -> str:
     if plan.solver.get("two_way") is False:
         lines.append("  note: no offsets give a band in both directions at this cycle and "
                      "speed; this is the best one-way plan")
+    if plan.solver.get("zones"):
+        from greenwave.zones import zone_bands
+
+        ranges = [tuple(r) for r in plan.solver["zones"]]
+        lines.append(f"  sub-zones ({len(ranges)}; the through band above spans them all):")
+        for z in zone_bands(plan, ranges):
+            lines.append(
+                f"    {z.first_id}-{z.last_id} ({z.length_m / 1000:.1f} km): "
+                f"{corridor.outbound_name} {z.bandwidth_out_s:.1f} s, {corridor.inbound_name} "
+                f"{z.bandwidth_in_s:.1f} s, efficiency {z.efficiency:.1%}")
     return "\n".join(lines)
 
 
