@@ -399,3 +399,70 @@ def probe_run(scenario: Scenario, plan: TimingPlan, programs: Path, out_dir: str
                    extra_args=fcd_args(out, label, edges))
     log = read_fcd(out / f"{label}.fcd.xml", list(geometries.values()))
     return measure_green_wave(plan, log, stop_lines(scenario.layout, geometries))
+
+
+def trajectories_for_diagram(m: Measurement, direction: str, *, start_s: float,
+                             end_s: float, max_vehicles: int = 80) -> pd.DataFrame:
+    """A sample of one direction's trajectories in the time window, as ``vehicle, time_s,
+    pos_m`` (positions along the corridor, each stop line at its signal's position)."""
+    path = m.paths[direction]
+    log = m.log[(m.log["direction"] == direction) & (m.log["time_s"] >= start_s)
+                & (m.log["time_s"] <= end_s)]
+    vehicles = list(dict.fromkeys(log.sort_values("time_s", kind="stable")["vehicle"]))
+    step = max(1, math.ceil(len(vehicles) / max_vehicles))
+    chosen = log[log["vehicle"].isin(set(vehicles[::step]))]
+    return pd.DataFrame({"vehicle": chosen["vehicle"].to_numpy(),
+                         "time_s": chosen["time_s"].to_numpy(),
+                         "pos_m": path.to_position_m(chosen["dist_m"])})
+
+
+def write_measurement_files(m: Measurement, plan: TimingPlan, out_dir: str | Path, *,
+                            scenario: str, method: str,
+                            direction_names: Mapping[str, str] | None = None,
+                            labels: Mapping[str, str] | None = None,
+                            formats: Sequence[str] = ("png", "svg")) -> list[Path]:
+    """The measurement's tables (CSV) and pictures, named ``<scenario>_<method>_...``.
+
+    Tables: ``_bands.csv`` (planned beside measured band per direction),
+    ``_arrivals_on_green.csv``, ``_purdue.csv``, ``_control_delay.csv`` (per intersection,
+    HCM LOS). Pictures per direction (its name from *direction_names*, e.g. southbound):
+    ``_<direction>_timespace`` (signal timings, planned bands and sampled trajectories) and
+    ``_<direction>_purdue`` (Purdue coordination diagrams), in each of *formats*.
+    """
+    from greenwave.diagrams import purdue_diagram, time_space_diagram
+    from greenwave.metrics import write_metrics_csv
+
+    out = Path(out_dir)
+    names = dict(direction_names or {})
+    stem = f"{scenario}_{method}"
+    written = [
+        write_metrics_csv(m.bands.assign(direction=m.bands["direction"].map(
+            lambda d: names.get(d, d))), out / f"{stem}_bands.csv"),
+        write_metrics_csv(m.arrivals, out / f"{stem}_arrivals_on_green.csv"),
+        write_metrics_csv(m.purdue, out / f"{stem}_purdue.csv"),
+        write_metrics_csv(m.delay, out / f"{stem}_control_delay.csv"),
+    ]
+    c = plan.cycle_s
+    for direction in m.paths:
+        name = names.get(direction, direction)
+        pts = m.purdue[m.purdue["direction"] == direction]
+        firsts = pts.loc[pts["k"] == 0, "arrival_s"]
+        start = math.floor(float(firsts.quantile(0.25)) / c) * c if len(firsts) else 0.0
+        from greenwave.diagrams import time_window
+
+        window = time_window(plan, 3, start_s=start)
+        traj = trajectories_for_diagram(m, direction, start_s=window[0], end_s=window[1])
+        band = m.bands.set_index("direction").loc[direction]
+        for fmt in formats:
+            written.append(time_space_diagram(
+                plan, out / f"{stem}_{name}_timespace.{fmt}", trajectories=traj,
+                start_s=start, labels=labels,
+                outbound_name=names.get("outbound", "outbound"),
+                inbound_name=names.get("inbound", "inbound"),
+                title=f"{scenario} {method}: {name} vehicles (band planned "
+                      f"{band['planned_band_s']:.1f} s, measured "
+                      f"{band['measured_band_s']:.1f} s)"))
+            written.append(purdue_diagram(
+                pts, out / f"{stem}_{name}_purdue.{fmt}", cycle_s=c, labels=labels,
+                title=f"{scenario} {method}: {name} Purdue coordination diagrams"))
+    return written
