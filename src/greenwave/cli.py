@@ -312,6 +312,20 @@ def build_parser() -> argparse.ArgumentParser:
                    "signals (the number of signals: the whole corridor)")
     p.add_argument("--out", default="greenwave-out", help="output folder")
 
+    p = sub.add_parser("replay", help="open a simulated run in sumo-gui (network, demand, "
+                       "plan and seed as evaluated), tracking a probe vehicle",
+                       formatter_class=fmt)
+    p.add_argument("run_dir", help="a run folder (runs/<method>_seed<N>/), its .sumocfg, or "
+                   "an output folder (its first greenwave run)")
+    p.add_argument("--screenshot", metavar="FILE", help="render a PNG headless (under "
+                   "xvfb-run without a display) instead of opening the window, then quit")
+    p.add_argument("--time", type=_time, help="simulation time of the screenshot [s] "
+                   "(default: when the probe vehicle is half-way)")
+    p.add_argument("--delay-ms", type=_time, default=20.0, help="delay per simulation step "
+                   "[ms] of the replay")
+    p.add_argument("--view-m", type=_positive, default=1200.0,
+                   help="length of road in view [m]")
+
     p = sub.add_parser("demo", help="the main job on the built-in Ganjiang corridor",
                        formatter_class=fmt)
     p.add_argument("--out", default="greenwave-out", help="output folder")
@@ -336,6 +350,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "demo": cmd_demo,
         "import-net": cmd_import_net,
         "evaluate-net": cmd_evaluate_net,
+        "replay": cmd_replay,
     }[args.command]
     try:
         return handler(args)
@@ -708,6 +723,19 @@ def cmd_evaluate_net(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_replay(args: argparse.Namespace) -> int:
+    from greenwave.sumo.replay import find_run, read_run, replay
+
+    run = read_run(find_run(args.run_dir))
+    probe = f", tracking {run.probe}" if run.probe else ""
+    workflow.stderr_progress(f"replaying {run.config}{probe}")
+    shot = replay(run.config, screenshot_file=args.screenshot, at_s=args.time,
+                  delay_ms=args.delay_ms, view_m=args.view_m)
+    if shot is not None:
+        print(f"wrote {shot}")
+    return 0
+
+
 def _prefixed(prefix: str) -> workflow.Progress:
     def say(message: str) -> None:
         workflow.stderr_progress(f"{prefix} {message}" if prefix else message)
@@ -723,7 +751,7 @@ def _simulate_and_report(args: argparse.Namespace, corridor: Corridor, plan: Tim
     *steps* prefix the progress lines of the build and of the simulations.
     """
     from greenwave._io import staged_dir
-    from greenwave.metrics import write_metrics_csv
+    from greenwave.metrics import format_table, write_metrics_csv
 
     scenario = workflow.build_scenario(corridor, _net_dir(corridor.name),
                                        period=scenario_period, progress=_prefixed(steps[0]))
@@ -736,13 +764,36 @@ def _simulate_and_report(args: argparse.Namespace, corridor: Corridor, plan: Tim
         metrics = workflow.evaluate(scenario, methods, out_dir=tmp, end_s=args.end_s,
                                     seeds=args.seeds, progress=_prefixed(steps[1]))
         write_metrics_csv(metrics, tmp / "metrics.csv")
+        measured = _measure_band(corridor, scenario, plan, files.programs, tmp,
+                                 progress=_prefixed(steps[1]))
     print()
     print(_plan_summary(plan, corridor))
     print()
+    print("band achieved in SUMO (low demand: through vehicles alone at the band speed, no "
+          "speed deviation;\n  measured = widest run of first-signal phases without a halt "
+          "on the corridor):")
+    print(format_table(measured))
+    print()
     _print_metrics(metrics, corridor)
     print(f"outputs in {out}/: plan.json, programs.add.xml, uncoordinated.add.xml, metrics.csv, "
-          "time_space.png, replay.sumocfg, runs/")
+          "time_space.png, replay.sumocfg, measured/ (band, arrivals on green, Purdue, "
+          "control delay; pictures), runs/")
     print(f"replay in sumo-gui: sumo-gui -c {out / 'replay.sumocfg'}")
+
+
+def _measure_band(corridor: Corridor, scenario: workflow.Scenario, plan: TimingPlan,
+                  programs: Path, out: Path, *, progress: workflow.Progress) -> pd.DataFrame:
+    """The probe run (:func:`greenwave.workflow.probe_run`) and its files under
+    ``out/measured/``; returns the planned-vs-measured band table with direction names."""
+    progress("probe run: through vehicles at the band speed, one per cycle + 1 s")
+    names = {"outbound": corridor.outbound_name, "inbound": corridor.inbound_name}
+    m = workflow.probe_run(scenario, plan, programs, out / "runs" / "probe")
+    workflow.write_measurement_files(
+        m, plan, out / "measured", scenario=corridor.name, method="greenwave",
+        direction_names=names)
+    table = m.bands[["direction", "planned_band_s", "measured_band_s", "difference_s",
+                     "through_vehicles", "in_band"]]
+    return table.assign(direction=table["direction"].map(names))
 
 
 def _print_metrics(metrics: pd.DataFrame, corridor: Corridor) -> None:

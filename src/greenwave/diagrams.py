@@ -130,11 +130,11 @@ def band_polygon(
     return lead + [(t + width, x) for t, x in reversed(lead)]
 
 
-def time_window(plan: TimingPlan, cycles: int) -> tuple[float, float]:
+def time_window(plan: TimingPlan, cycles: int, *, start_s: float = 0.0) -> tuple[float, float]:
     """The time range [s] of a diagram: *cycles* cycles, more when a band needs longer.
 
-    The range starts at 0 and spans at least one whole band from end to end plus a cycle, so
-    that long corridors (travel time over several cycles) still show complete bands.
+    The range starts at *start_s* and spans at least one whole band from end to end plus a
+    cycle, so that long corridors (travel time over several cycles) still show complete bands.
     """
     if cycles < 1:
         raise InputError(f"must be at least 1, found {cycles}", field="cycles", value=cycles)
@@ -143,7 +143,7 @@ def time_window(plan: TimingPlan, cycles: int) -> tuple[float, float]:
         _mps(plan.speed_out_kmh, "speed_out_kmh"), _mps(plan.speed_in_kmh, "speed_in_kmh")
     )
     needed = math.ceil((x_last - x_first) / slowest / plan.cycle_s) + 1
-    return 0.0, max(cycles, needed) * plan.cycle_s
+    return start_s, start_s + max(cycles, needed) * plan.cycle_s
 
 
 def _span(plan: TimingPlan) -> tuple[float, float]:
@@ -185,10 +185,12 @@ def time_space_diagram(
     labels: Mapping[str, str] | None = None,
     size_in: tuple[float, float] | None = None,
     dpi: int = 100,
+    start_s: float = 0.0,
 ) -> Path:
-    """Draw the plan's time-space diagram and save it as a PNG (atomically); return the path.
+    """Draw the plan's time-space diagram and save it (atomically); return the path.
 
-    The time axis covers :func:`time_window` (*cycles* cycles, more when a band needs longer).
+    The format follows the file's suffix (``.png``, ``.svg``, ``.pdf``). The time axis covers
+    :func:`time_window` from *start_s* (*cycles* cycles, more when a band needs longer).
     *trajectories* (optional) has columns ``time_s``, ``pos_m`` and ``vehicle`` (or ``id``);
     each vehicle is drawn as a thin grey line. *labels* maps signal ids to the text shown on
     the right axis (e.g. with the cross street). The image is ``size_in`` × ``dpi`` pixels
@@ -197,7 +199,7 @@ def time_space_diagram(
     """
     if size_in is None:
         size_in = (12.0, max(7.0, 0.42 * len(plan.signals)))
-    window = time_window(plan, cycles)
+    window = time_window(plan, cycles, start_s=start_s)
     x_first, x_last = _span(plan)
     span_m = x_last - x_first
     scale, unit = (1000.0, "km") if span_m >= 2000.0 else (1.0, "m")
@@ -219,7 +221,9 @@ def time_space_diagram(
     ax.set_ylim(x_first / scale - pad, x_last / scale + pad)
     ax.set_xlabel("time [s] (common frame: phase 0 starts at offset + k·C)")
     ax.set_ylabel(f"distance [{unit}] ({outbound_name} ↑)")
-    ax.set_xticks([k * plan.cycle_s for k in range(int(window[1] // plan.cycle_s) + 1)], minor=True)
+    first_k = math.ceil(window[0] / plan.cycle_s)
+    ax.set_xticks([k * plan.cycle_s for k in range(first_k, int(window[1] // plan.cycle_s) + 1)],
+                  minor=True)
     ax.grid(axis="x", which="minor", linewidth=0.3, alpha=0.5)
     ids = ax.twinx()
     ids.set_ylim(ax.get_ylim())
@@ -232,9 +236,14 @@ def time_space_diagram(
     fig.legend(handles=handles, loc="lower center", ncol=3, fontsize=8, frameon=False)
     period = f", {plan.period}" if plan.period else ""
     ax.set_title(title if title is not None else f"{plan.corridor}{period}: time-space diagram")
+    return _save(fig, out_file, dpi)
 
+
+def _save(fig: Figure, out_file: str | os.PathLike[str], dpi: int) -> Path:
+    """Save *fig* atomically in the format of the file's suffix (default PNG)."""
+    fmt = Path(out_file).suffix.lstrip(".").lower() or "png"
     with atomic_open(out_file, "wb") as fh:
-        fig.savefig(fh, format="png", dpi=dpi)
+        fig.savefig(fh, format=fmt, dpi=dpi)
     return Path(out_file)
 
 
@@ -334,6 +343,8 @@ def _draw_trajectories(ax: Axes, trajectories: pd.DataFrame, scale: float) -> No
             field="trajectories",
         )
     for _, path in trajectories.sort_values([vehicle, "time_s"]).groupby(vehicle, sort=False):
+        if path.empty:
+            continue
         ax.plot(
             path["time_s"], path["pos_m"] / scale, color="0.3", linewidth=0.5, alpha=0.7, zorder=5
         )
@@ -390,6 +401,58 @@ def method_comparison_chart(
                frameon=False)
     if title:
         fig.suptitle(title, fontsize=11)
-    with atomic_open(out_file, "wb") as fh:
-        fig.savefig(fh, format="png", dpi=dpi)
-    return Path(out_file)
+    return _save(fig, out_file, dpi)
+
+
+# --------------------------------------------------------------------------------------------
+# Purdue coordination diagrams
+
+
+def purdue_diagram(
+    points: pd.DataFrame,
+    out_file: str | os.PathLike[str],
+    *,
+    cycle_s: float,
+    title: str = "",
+    labels: Mapping[str, str] | None = None,
+    dpi: int = 100,
+) -> Path:
+    """Purdue coordination diagrams of one direction: a panel per signal, in driving order.
+
+    Each arrival is a dot at (start of its cycle, time in cycle) in the signal's own frame
+    (``(t − offset) mod C``); the through green is the shaded band, so a good progression puts
+    the dots inside it. *points* are :func:`greenwave.measure.purdue_points` rows (one
+    direction). Saved atomically in the format of the suffix; returns the path.
+    """
+    missing = [c for c in ("signal", "k", "cycle_start_s", "time_in_cycle_s",
+                           "green_start_in_cycle_s", "green_end_in_cycle_s", "on_green")
+               if c not in points.columns]
+    if missing:
+        raise InputError(f"the table needs columns {missing}", field="points")
+    signals = list(dict.fromkeys(points.sort_values("k", kind="stable")["signal"]))
+    n = max(1, len(signals))
+    cols = min(6, n)
+    rows = math.ceil(n / cols)
+    fig = Figure(figsize=(2.3 * cols + 0.6, 2.0 * rows + 0.8), dpi=dpi)
+    fig.subplots_adjust(left=0.06, right=0.99, bottom=0.08, top=1 - 0.55 / (2.0 * rows + 0.8),
+                        hspace=0.55, wspace=0.3)
+    for j, sid in enumerate(signals):
+        ax = fig.add_subplot(rows, cols, j + 1)
+        sel = points[points["signal"] == sid]
+        g0 = float(sel["green_start_in_cycle_s"].iloc[0])
+        g1 = float(sel["green_end_in_cycle_s"].iloc[0])
+        for lo, hi in ((g0, min(g1, cycle_s)), (0.0, g1 - cycle_s)):
+            if hi > lo:
+                ax.axhspan(lo, hi, color=GREEN, alpha=0.25, linewidth=0)
+        ax.scatter(sel["cycle_start_s"], sel["time_in_cycle_s"], s=4, color="black",
+                   linewidths=0)
+        share = float(sel["on_green"].mean()) if len(sel) else math.nan
+        name = (labels or {}).get(sid, sid)
+        ax.set_title(f"{name}  AOG {share:.0%}", fontsize=8)
+        ax.set_ylim(0, cycle_s)
+        ax.tick_params(labelsize=6)
+    fig.supxlabel("cycle start [s]", fontsize=8)
+    fig.supylabel("arrival, time in cycle [s]", fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    return _save(fig, out_file, dpi)

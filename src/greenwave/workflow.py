@@ -5,6 +5,7 @@ Everything the command line does is a function here, callable from Python.
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -256,3 +257,212 @@ def evaluate(
         m["not_inserted"] = res.vehicles_waiting  # still queued for entry when the run ended
         frames.append(m)
     return pd.concat(frames, ignore_index=True)
+
+
+# --------------------------------------------------------------------------------------------
+# measured green wave
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """The green wave as the simulated vehicles drove it (see :mod:`greenwave.measure`).
+
+    ``bands`` has one row per direction: planned and measured band [s] and their starts,
+    vehicles counted; ``arrivals`` the arrivals on green per signal and direction;
+    ``purdue`` the Purdue coordination diagram points; ``delay`` HCM control delay and LOS
+    per intersection (main-street approaches); ``log`` the vehicle log itself.
+    """
+
+    bands: pd.DataFrame
+    arrivals: pd.DataFrame
+    purdue: pd.DataFrame
+    delay: pd.DataFrame
+    log: pd.DataFrame
+    paths: Mapping[str, Any]  # direction -> greenwave.measure.DirectionPath
+
+
+def corridor_geometries(layout: Any) -> dict[str, Any]:
+    """The two :class:`~greenwave.sumo.fcd.PathGeometry` of a built scenario's main road."""
+    from greenwave.sumo.fcd import path_geometry
+
+    return {
+        "outbound": path_geometry(layout.net_file, layout.out_edges, direction="outbound"),
+        "inbound": path_geometry(layout.net_file, layout.in_edges, direction="inbound"),
+    }
+
+
+def stop_lines(layout: Any, geometries: Mapping[str, Any]) -> dict[str, list[float]]:
+    """Stop-line distances per direction, in the corridor's signal order."""
+    from greenwave.sumo.fcd import stop_line_distances
+
+    ids = list(layout.tls_ids)
+    return {
+        "outbound": stop_line_distances(geometries["outbound"],
+                                        [layout.out_approach[i] for i in ids]),
+        "inbound": stop_line_distances(geometries["inbound"],
+                                       [layout.in_approach[i] for i in ids]),
+    }
+
+
+def measure_green_wave(plan: TimingPlan, log: pd.DataFrame,
+                       stop_lines_m: Mapping[str, Sequence[float]]) -> Measurement:
+    """Arrivals on green, Purdue points, the measured band beside the planned one and control
+    delay per intersection, from a vehicle log of the plan's run."""
+    from greenwave import measure
+
+    paths = measure.direction_paths(plan, stop_lines_m)
+    band_rows, aog, points, delays = [], [], [], []
+    planned = {"outbound": (plan.bandwidth_out_s, plan.band_out_start_s),
+               "inbound": (plan.bandwidth_in_s, plan.band_in_start_s)}
+    for direction, path in paths.items():
+        passed = measure.passages(log, path)
+        pts = measure.purdue_points(passed, path)
+        points.append(pts)
+        aog.append(measure.arrivals_on_green(pts))
+        band = measure.measured_band(passed, path)
+        band_rows.append({
+            "direction": direction,
+            "planned_band_s": planned[direction][0],
+            "measured_band_s": band.width_s,
+            "difference_s": band.width_s - planned[direction][0],
+            "planned_start_s": planned[direction][1],
+            "measured_start_s": band.start_s,
+            "through_vehicles": band.through_vehicles,
+            "in_progression": band.in_progression,
+            "in_band": band.in_band,
+            "resolution_s": band.resolution_s,
+        })
+        delays.append(measure.control_delay(log, path))
+    delay = measure.intersection_delay(pd.concat(delays, ignore_index=True),
+                                       [s.id for s in plan.signals])
+    return Measurement(pd.DataFrame(band_rows), pd.concat(aog, ignore_index=True),
+                       pd.concat(points, ignore_index=True), delay, log, paths)
+
+
+def write_probe_routes(layout: Any, out_file: Path, *, speed_kmh: float,
+                       speed_limit_kmh: float, headway_s: float, vehicles: int,
+                       begin_s: float = 0.0) -> Path:
+    """Through vehicles only, held to the band speed: one every *headway_s* per direction.
+
+    The vType has no speed deviation and no driver imperfection (``speedDev=0``,
+    ``sigma=0``) and ``speedFactor`` = band speed / speed limit, so every vehicle's desired
+    speed is the band speed; vehicles enter at that speed.
+    """
+    import xml.etree.ElementTree as ET
+
+    from greenwave.sumo.netbuild import write_xml
+
+    root = ET.Element("routes")
+    ET.SubElement(root, "vType", id="probe", vClass="passenger", sigma="0", speedDev="0",
+                  speedFactor=f"{speed_kmh / speed_limit_kmh:.6f}")
+    end = begin_s + headway_s * vehicles
+    for direction, edges in (("outbound", layout.out_edges), ("inbound", layout.in_edges)):
+        flow = ET.SubElement(root, "flow", {
+            "id": f"probe_{direction}", "type": "probe", "begin": f"{begin_s:g}",
+            "end": f"{end:g}", "period": f"{headway_s:g}", "departLane": "best",
+            "departSpeed": "desired"})
+        ET.SubElement(flow, "route", edges=" ".join(edges))
+    return write_xml(root, out_file)
+
+
+def probe_run(scenario: Scenario, plan: TimingPlan, programs: Path, out_dir: str | Path, *,
+              headway_s: float | None = None, vehicles: int | None = None, seed: int = 1,
+              label: str = "probe") -> Measurement:
+    """The measured band of *plan* at low demand: through vehicles at the band speed.
+
+    One vehicle every *headway_s* per direction, default C + 1 s: a vehicle never meets
+    another one (no queue of earlier vehicles, which would shorten the band: that is queue
+    clearance, not progression), and each one passes the first signal 1 s later in the cycle
+    than the one before, so *vehicles* = C (the default) sample the cycle at 1 s spacing.
+    """
+    from greenwave.sumo.fcd import fcd_args, read_fcd
+    from greenwave.sumo.simulate import run_simulation
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    corridor = scenario.corridor
+    if abs(plan.speed_out_kmh - plan.speed_in_kmh) > 1e-9:
+        raise InputError("probe vehicles drive one speed; the plan has two band speeds",
+                         field="speed_in_kmh", value=plan.speed_in_kmh)
+    count = vehicles if vehicles is not None else max(1, math.ceil(plan.cycle_s))
+    headway_s = headway_s if headway_s is not None else plan.cycle_s + 1.0
+    routes = write_probe_routes(scenario.layout, out / f"{label}.rou.xml",
+                                speed_kmh=plan.speed_out_kmh,
+                                speed_limit_kmh=corridor.speed_limit_kmh, headway_s=headway_s,
+                                vehicles=count)
+    span_m = corridor.length_m + 2 * corridor.approach_m
+    end = headway_s * count + 2.0 * span_m / (plan.speed_out_kmh / 3.6) + 120.0
+    geometries = corridor_geometries(scenario.layout)
+    edges = [*scenario.layout.out_edges, *scenario.layout.in_edges]
+    run_simulation(scenario.layout.net_file, routes, additional_files=[programs], seed=seed,
+                   end_s=end, out_dir=out, label=label,
+                   extra_args=fcd_args(out, label, edges))
+    log = read_fcd(out / f"{label}.fcd.xml", list(geometries.values()))
+    return measure_green_wave(plan, log, stop_lines(scenario.layout, geometries))
+
+
+def trajectories_for_diagram(m: Measurement, direction: str, *, start_s: float,
+                             end_s: float, max_vehicles: int = 80) -> pd.DataFrame:
+    """A sample of one direction's trajectories in the time window, as ``vehicle, time_s,
+    pos_m`` (positions along the corridor, each stop line at its signal's position)."""
+    path = m.paths[direction]
+    log = m.log[(m.log["direction"] == direction) & (m.log["time_s"] >= start_s)
+                & (m.log["time_s"] <= end_s)]
+    vehicles = list(dict.fromkeys(log.sort_values("time_s", kind="stable")["vehicle"]))
+    step = max(1, math.ceil(len(vehicles) / max_vehicles))
+    chosen = log[log["vehicle"].isin(set(vehicles[::step]))]
+    return pd.DataFrame({"vehicle": chosen["vehicle"].to_numpy(),
+                         "time_s": chosen["time_s"].to_numpy(),
+                         "pos_m": path.to_position_m(chosen["dist_m"])})
+
+
+def write_measurement_files(m: Measurement, plan: TimingPlan, out_dir: str | Path, *,
+                            scenario: str, method: str,
+                            direction_names: Mapping[str, str] | None = None,
+                            labels: Mapping[str, str] | None = None,
+                            formats: Sequence[str] = ("png", "svg")) -> list[Path]:
+    """The measurement's tables (CSV) and pictures, named ``<scenario>_<method>_...``.
+
+    Tables: ``_bands.csv`` (planned beside measured band per direction),
+    ``_arrivals_on_green.csv``, ``_purdue.csv``, ``_control_delay.csv`` (per intersection,
+    HCM LOS). Pictures per direction (its name from *direction_names*, e.g. southbound):
+    ``_<direction>_timespace`` (signal timings, planned bands and sampled trajectories) and
+    ``_<direction>_purdue`` (Purdue coordination diagrams), in each of *formats*.
+    """
+    from greenwave.diagrams import purdue_diagram, time_space_diagram
+    from greenwave.metrics import write_metrics_csv
+
+    out = Path(out_dir)
+    names = dict(direction_names or {})
+    stem = f"{scenario}_{method}"
+    written = [
+        write_metrics_csv(m.bands.assign(direction=m.bands["direction"].map(
+            lambda d: names.get(d, d))), out / f"{stem}_bands.csv"),
+        write_metrics_csv(m.arrivals, out / f"{stem}_arrivals_on_green.csv"),
+        write_metrics_csv(m.purdue, out / f"{stem}_purdue.csv"),
+        write_metrics_csv(m.delay, out / f"{stem}_control_delay.csv"),
+    ]
+    c = plan.cycle_s
+    for direction in m.paths:
+        name = names.get(direction, direction)
+        pts = m.purdue[m.purdue["direction"] == direction]
+        firsts = pts.loc[pts["k"] == 0, "arrival_s"]
+        start = math.floor(float(firsts.quantile(0.25)) / c) * c if len(firsts) else 0.0
+        from greenwave.diagrams import time_window
+
+        window = time_window(plan, 3, start_s=start)
+        traj = trajectories_for_diagram(m, direction, start_s=window[0], end_s=window[1])
+        band = m.bands.set_index("direction").loc[direction]
+        for fmt in formats:
+            written.append(time_space_diagram(
+                plan, out / f"{stem}_{name}_timespace.{fmt}", trajectories=traj,
+                start_s=start, labels=labels,
+                outbound_name=names.get("outbound", "outbound"),
+                inbound_name=names.get("inbound", "inbound"),
+                title=f"{scenario} {method}: {name} vehicles (band planned "
+                      f"{band['planned_band_s']:.1f} s, measured "
+                      f"{band['measured_band_s']:.1f} s)"))
+            written.append(purdue_diagram(
+                pts, out / f"{stem}_{name}_purdue.{fmt}", cycle_s=c, labels=labels,
+                title=f"{scenario} {method}: {name} Purdue coordination diagrams"))
+    return written

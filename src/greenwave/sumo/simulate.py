@@ -176,6 +176,8 @@ def run_simulation(
         ("--no-step-log", None),
     ]
     args = [a for pair in options for a in pair if a is not None] + list(extra_args)
+    write_run_config(out / f"{label}.sumocfg", net, routes, additionals, begin_s=begin_s,
+                     end_s=end_s, step_length_s=step_length_s, seed=seed)
     # a stale output of an earlier run must not pass for this run's
     for f in (*partial.values(), files["tripinfo"], files["statistics"]):
         with contextlib.suppress(FileNotFoundError):
@@ -217,6 +219,31 @@ def run_simulation(
         backend=backend,
         warnings=_log_lines(files["log"], "Warning"),
     )
+
+
+def write_run_config(path: Path, net: Path, routes: Sequence[Path], additionals: Sequence[Path],
+                     *, begin_s: float, end_s: float, step_length_s: float, seed: int) -> Path:
+    """A ``.sumocfg`` of exactly what a run simulates (network, demand, programs, time, seed),
+    paths relative to its folder; ``greenwave replay`` opens it in sumo-gui."""
+    def rel(p: Path) -> str:
+        return Path(os.path.relpath(Path(p).resolve(), path.parent.resolve())).as_posix()
+
+    root = ET.Element("configuration")
+    root.append(ET.Comment(" what greenwave simulated in this run (outputs not included) "))
+    inp = ET.SubElement(root, "input")
+    ET.SubElement(inp, "net-file", value=rel(net))
+    ET.SubElement(inp, "route-files", value=",".join(rel(r) for r in routes))
+    if additionals:
+        ET.SubElement(inp, "additional-files", value=",".join(rel(a) for a in additionals))
+    times = ET.SubElement(root, "time")
+    ET.SubElement(times, "begin", value=repr(float(begin_s)))
+    ET.SubElement(times, "end", value=repr(float(end_s)))
+    ET.SubElement(times, "step-length", value=repr(float(step_length_s)))
+    ET.SubElement(ET.SubElement(root, "random_number"), "seed", value=str(seed))
+    ET.indent(root)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ET.ElementTree(root).write(path, encoding="utf-8", xml_declaration=True)
+    return path
 
 
 def _as_paths(value: PathLike | Sequence[PathLike]) -> tuple[Path, ...]:
