@@ -1,6 +1,6 @@
 """The full optimizer proven in SUMO on Ganjiang: band plan, refined plan and baselines.
 
-Usage: python benchmarks/optimizer_sumo.py [--periods offpeak,am_peak] [--seeds 1,2,3]
+Usage: python benchmarks/optimizer_sumo.py [--periods offpeak,am_peak] [--seeds 1,2,3] [--merge]
 Writes benchmarks/results/optimizer_sumo.csv (pooled over seeds) and
 benchmarks/results/optimizer_sumo_by_seed.csv (metrics.csv columns plus seed), and
 benchmarks/results/optimizer_sumo_plans.csv (band, delay-model figures and solve time of
@@ -13,7 +13,8 @@ Per period, on the same demand and seeds:
   those same programs and the demand expanded into routed vehicles: it sets the offsets only,
   so it is compared with greenwave on equal splits;
 - ``greenwave``: full MAXBAND (cycle range, 50-60 km/h per link, left-turn sequences);
-  off-peak with the spec's splits in 100-140 s, AM peak with splits from demand in 140-180 s;
+  with the spec's splits, off-peak in 100-140 s, AM peak in 140-180 s (splits from demand
+  starve the cross streets in SUMO at these cycles: see benchmarks/README.md);
 - ``refined``: the band plan's offsets refined on the platoon-dispersion delay model
   (greenwave.refine, keeping 80 % of the two-way band).
 """
@@ -38,7 +39,7 @@ from greenwave.sumo.baselines import tls_coordinator
 HERE = Path(__file__).resolve().parent
 SETTINGS = {
     "offpeak": {"cycle_range_s": (100.0, 140.0), "splits": "spec"},
-    "am_peak": {"cycle_range_s": (140.0, 180.0), "splits": "demand"},
+    "am_peak": {"cycle_range_s": (140.0, 180.0), "splits": "spec"},
 }
 
 
@@ -46,6 +47,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--periods", default="offpeak,am_peak")
     parser.add_argument("--seeds", default="1,2,3")
+    parser.add_argument("--merge", action="store_true",
+                        help="keep the other periods' rows of earlier results")
     args = parser.parse_args()
     seeds = tuple(int(s) for s in args.seeds.split(","))
     corridor = load_corridor(HERE.parent / "networks/ganjiang/corridor.toml")
@@ -100,12 +103,18 @@ def main() -> int:
                   f"{refined.bandwidth_out_s:.1f}/{refined.bandwidth_in_s:.1f} s, model PI "
                   f"{report.pi_before:.1f} -> {report.pi_after:.1f}", flush=True)
     raw = pd.concat(frames, ignore_index=True)
-    pooled = pool_seeds(raw)
+    plan_rows = pd.DataFrame(plans)
     results = HERE / "results"
+    if args.merge and (results / "optimizer_sumo_by_seed.csv").is_file():
+        old = pd.read_csv(results / "optimizer_sumo_by_seed.csv")
+        raw = pd.concat([old[~old.period.isin(raw.period.unique())], raw], ignore_index=True)
+        old_plans = pd.read_csv(results / "optimizer_sumo_plans.csv")
+        plan_rows = pd.concat([old_plans[~old_plans.period.isin(plan_rows.period.unique())],
+                               plan_rows], ignore_index=True)
+    pooled = pool_seeds(raw)
     atomic_write_text(results / "optimizer_sumo_by_seed.csv", raw.to_csv(index=False))
     atomic_write_text(results / "optimizer_sumo.csv", pooled.to_csv(index=False))
-    atomic_write_text(results / "optimizer_sumo_plans.csv",
-                      pd.DataFrame(plans).to_csv(index=False))
+    atomic_write_text(results / "optimizer_sumo_plans.csv", plan_rows.to_csv(index=False))
     totals = raw.groupby(["period", "method"])["total_delay_s"].mean().unstack(0)
     print(pooled.to_string(index=False))
     print("network total delay [s] (mean over seeds):")

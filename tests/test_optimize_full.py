@@ -78,3 +78,20 @@ def test_seeded_search_gives_the_full_searchs_optimum(corridor) -> None:  # type
     # a bound nobody can reach never stops the search early
     wrong = solve_progression(fixed, mode="balanced", hint=free, bound=free.objective + 1.0)
     assert wrong.objective == pytest.approx(plain.objective, abs=1e-7)
+
+
+def test_uncoordinated_reference_keeps_the_plans_own_splits(corridor) -> None:  # type: ignore[no-untyped-def]
+    """Same cycle, same phases (here splits from demand), every offset 0."""
+    from greenwave.workflow import uncoordinated_plan
+
+    plan = optimize_progression(corridor, cycle_range_s=(140.0, 140.0),
+                                speed_range_kmh=(55.0, 55.0), sequences=True,
+                                period="am_peak", splits="demand")
+    ref = uncoordinated_plan(plan, corridor)
+    assert ref.cycle_s == plan.cycle_s
+    assert [s.phases for s in ref.signals] == [s.phases for s in plan.signals]
+    assert all(s.offset_s == 0.0 for s in ref.signals)
+    # the spec's own retiming would have given other greens: the check is not vacuous
+    spec = corridor.with_cycle(140.0)
+    assert any(s.phases != i.phases for s, i in zip(plan.signals, spec.intersections,
+                                                     strict=True))
