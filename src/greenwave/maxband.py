@@ -123,6 +123,7 @@ def solve_maxband(
     time_limit_s: float = 30.0,
     two_way: bool = False,
     center: bool = True,
+    hint_green_out_start_s: Sequence[float] | None = None,
 ) -> BandSolution:
     """Offsets maximizing the two-way band of *problem* (fixed cycle and speeds).
 
@@ -145,6 +146,9 @@ def solve_maxband(
             offsets). Vehicles a little off the band's ideal trajectory (platoon spread,
             queue discharge, speed variation) then still find green. The centred offsets are
             kept only if their exact bands are no smaller (to 1e-9 s) than before.
+        hint_green_out_start_s: a warm start, e.g. the outbound green starts of the plan in
+            force; each is translated into its variable's range and handed to the solver as
+            a (partial) hint, so a re-solve under a short time limit starts from it.
 
     Raises:
         InputError: bad ``k``, ``mode`` or ``time_limit_s`` (bad corridors are rejected when
@@ -158,6 +162,8 @@ def solve_maxband(
     started = time.perf_counter()
     data = _ModelData.of(problem, integer_offsets, two_way)
     model = _build_model(data)
+    if hint_green_out_start_s is not None:
+        _hint(model, data, hint_green_out_start_s)
     stage = _STRATEGIES[band_mode](model, k, time_limit_s)
     offsets = _offsets(stage.phi, data)
     result = evaluate_bands(problem, offsets)
@@ -361,6 +367,30 @@ class _Stage:
     band_in: float
     phi: tuple[float, ...]
     values: tuple[float, ...]
+
+
+def _hint(model: _Model, data: _ModelData, starts: Sequence[float]) -> None:
+    """Hint φ from green starts: one translation puts signal 0 mid-range, each other φ_i
+    takes the cycle shift that lands it in its bounds (left out when none does)."""
+    if len(starts) != len(model.phi) or not all(math.isfinite(s) for s in starts):
+        raise InputError(f"a hint needs {len(model.phi)} finite green starts, found "
+                         f"{len(starts)}", field="hint_green_out_start_s")
+    lo0, hi0 = data.phi_bounds(0)
+    shift = (lo0 + hi0) / 2 - starts[0]
+    if data.integer:
+        shift = float(math.floor(shift))
+    variables, values = [], []
+    for i, (var, start) in enumerate(zip(model.phi, starts, strict=True)):
+        lo, hi = data.phi_bounds(i)
+        value = start + shift
+        value += math.ceil((lo - value) / data.cycle - _EPS) * data.cycle
+        if data.integer:
+            value = float(round(value))
+        if lo - _EPS <= value <= hi + _EPS:
+            variables.append(var)
+            values.append(value)
+    if variables:
+        model.solver.SetHint(variables, values)
 
 
 def _run(model: _Model, limit_s: float) -> _Stage:
