@@ -25,8 +25,8 @@ detector_failure   silent: no vehicle for ``silent_intervals``  ``recover_interv
 =================  ==========================================  ===============================
 
 Flow surges and tidal shifts are judged only once every healthy detector has a full window
-(the network has filled up). A failed detector is left out of every flow (its approach counts its healthy lanes, or falls
-back to the design flow when none is left).
+(the network has filled up). A failed detector is left out of every flow (its approach counts
+its healthy lanes, or falls back to the design flow when none is left).
 
 External feed (JSON Lines, one alert per line; blank lines and lines starting with ``#`` are
 skipped)::
@@ -147,6 +147,7 @@ class AlertDetector:
         self.design_share_in = design_share_in
         self._latches: dict[tuple[AlertKind, str], _Latch] = {}
         self.failed: dict[str, str] = {}  # detector → failure mode
+        self.reported: set[str] = set()  # failures reported by the feed: only it clears them
         self._recover: dict[str, int] = {}
         self._count = 0
 
@@ -245,7 +246,7 @@ class AlertDetector:
                                      detail=f"{det} {mode}"))
                 continue
             self._recover[det] = 0 if mode else self._recover[det] + 1
-            if self._recover[det] >= r.recover_intervals:
+            if self._recover[det] >= r.recover_intervals and det not in self.reported:
                 del self.failed[det]
                 out.append(Alert(self._next_id(), t, AlertKind.DETECTOR_FAILURE, det, False,
                                  detail=f"{det} plausible again"))
@@ -334,7 +335,7 @@ class AlertFeed:
             raise _Bad(f"time_s {t:g} is before the previous alert's {self._last_time:g} "
                        "(timestamps out of order)")
         try:
-            kind = AlertKind(data.get("kind"))
+            kind = AlertKind(str(data.get("kind")))
         except ValueError:
             raise _Bad(f"unknown kind {data.get('kind')!r}; expected "
                        f"{', '.join(k.value for k in AlertKind)}") from None

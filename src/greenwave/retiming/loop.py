@@ -333,9 +333,10 @@ class RetimingLoop:
         elif a.kind is AlertKind.DETECTOR_FAILURE:
             if a.raised:
                 self.detector.failed[a.target] = "reported by the feed"
-                self.detector._recover[a.target] = 0
+                self.detector.reported.add(a.target)
             else:
                 self.detector.failed.pop(a.target, None)
+                self.detector.reported.discard(a.target)
 
     # ----------------------------------------------------------------------------------------
 

@@ -84,9 +84,10 @@ def check_program(p: SignalProgram) -> list[str]:
 
 
 def check_cycle(target: SignalProgram, durations: Sequence[float],
-                limits: TransitionLimits = TransitionLimits()) -> list[str]:
+                limits: TransitionLimits | None = None) -> list[str]:
     """Problems of one cycle run toward *target*: a green below its minimum or beyond the
     longest allowed, a yellow or all-red that differs from the target's."""
+    limits = limits or TransitionLimits()
     problems = []
     if len(durations) != len(target.durations_s):
         return [f"signal {target.tls_id}: {len(durations)} phases, the program has "
@@ -105,8 +106,9 @@ def check_cycle(target: SignalProgram, durations: Sequence[float],
 
 
 def plan_cycle(target: SignalProgram, start_s: float,
-               limits: TransitionLimits = TransitionLimits()) -> CycleSchedule:
+               limits: TransitionLimits | None = None) -> CycleSchedule:
     """Durations of the cycle starting at *start_s* toward *target* (module doc)."""
+    limits = limits or TransitionLimits()
     base = target.durations_s
     error = target.phase0_error_s(start_s)
     if error == 0.0:

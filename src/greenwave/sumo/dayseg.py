@@ -90,7 +90,30 @@ def blend(a: PeriodDemand, b: PeriodDemand, w: float, name: str) -> PeriodDemand
 
 def ganjiang_day_segment(corridor: Corridor, *, hours: float = 2.0) -> DaySegment:
     """06:00 to 06:00 + *hours* on Ganjiang (module doc); *hours* < 2 cuts the segment."""
+    return day_segment(corridor, hours=hours, surge_signal="S09", fault_signal="S05")
+
+
+def day_segment(corridor: Corridor, *, hours: float = 2.0, surge_signal: str | None = None,
+                fault_signal: str | None = None) -> DaySegment:
+    """The off-peak → AM-peak segment of any corridor with ``offpeak`` and ``am_peak``
+    periods, timed like :func:`ganjiang_day_segment`: time-of-day cycles the design cycle and
+    the top of the cycle range; the surge (+650 veh/h) on the west approach of
+    *surge_signal* (default: the middle major crossing), the stuck loop on inbound lane 0 of
+    *fault_signal* (default: the signal a quarter along)."""
+    names = [p.name for p in corridor.demand]
+    if "offpeak" not in names or "am_peak" not in names:
+        raise InputError(f"a day segment needs periods offpeak and am_peak; the corridor has "
+                         f"{', '.join(names) or 'none'}", file=corridor.source or None,
+                         field="period")
+    if not (math.isfinite(hours) and 0 < hours <= 2):
+        raise InputError(f"hours must be in (0, 2], found {hours!r}", field="hours",
+                         value=hours)
     off, am = corridor.period("offpeak"), corridor.period("am_peak")
+    majors = [i.id for i in corridor.intersections if i.major] or list(corridor.ids)
+    surge_at = surge_signal or majors[len(majors) // 2]
+    fault_at = fault_signal or corridor.ids[len(corridor.ids) // 4]
+    c_lo = corridor.cycle_s or 100.0
+    c_hi = corridor.cycle_range_s[1] if corridor.cycle_range_s else c_lo
     h6 = 6 * 3600.0
     slices = [DemandSlice(h6, h6 + 1800, off)]
     for k, w in enumerate((1 / 3, 2 / 3)):
@@ -101,9 +124,9 @@ def ganjiang_day_segment(corridor: Corridor, *, hours: float = 2.0) -> DaySegmen
     slices = [replace(s, end_s=min(s.end_s, end)) for s in slices if s.begin_s < end]
     return DaySegment(
         name="am_shift", corridor=corridor, begin_s=h6, end_s=end, slices=tuple(slices),
-        tod=(TodEntry(0.0, "offpeak", 100.0), TodEntry(7 * 3600.0, "am_peak", 140.0)),
-        surges=(Surge("S09", "west", 7 * 3600.0 + 600, 7 * 3600.0 + 3000, 650.0),),
-        faults=(DetectorFault("e1_S05_in_0", h6 + 2400, "stuck"),),
+        tod=(TodEntry(0.0, "offpeak", c_lo), TodEntry(7 * 3600.0, "am_peak", c_hi)),
+        surges=(Surge(surge_at, "west", 7 * 3600.0 + 600, 7 * 3600.0 + 3000, 650.0),),
+        faults=(DetectorFault(f"e1_{fault_at}_in_0", h6 + 2400, "stuck"),),
     )
 
 
@@ -298,5 +321,3 @@ def run_day_segment(
     return SegmentRun(method, seed, m, safety, result, trips, starts, problems, wall)
 
 
-def _finite(x: float) -> bool:
-    return math.isfinite(x)

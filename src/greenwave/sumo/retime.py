@@ -73,13 +73,13 @@ class SumoController:
                  queues: Mapping[str, tuple[tuple[str, str, float, float], ...]], *,
                  thresholds: Thresholds | Mapping[str, Thresholds], end_s: float,
                  interval_s: float = 60.0, faults: Sequence[DetectorFault] = (),
-                 limits: TransitionLimits = TransitionLimits(),
+                 limits: TransitionLimits | None = None,
                  record: IO[str] | None = None) -> None:
         self.conn = conn
         self.tl = conn.trafficlight
         self.end_s = end_s
         self.interval_s = interval_s
-        self.limits = limits
+        self.limits = limits or TransitionLimits()
         self.faults = {f.detector: f for f in faults}
         self._frozen: dict[str, DetectorReading] = {}
         self.signals = {k: _Signal(p, "") for k, p in programs.items()}

@@ -1,0 +1,3 @@
+from greenwave.cli import main
+
+raise SystemExit(main())
