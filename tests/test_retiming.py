@@ -314,19 +314,25 @@ def test_loop_in_sumo_is_safe_settles_on_the_offsets_and_reproduces(built: objec
     assert any(r["event"] == "fallback" for r in records)  # the stuck loop at C
     for row in run.loop.latency:  # type: ignore
         assert row["transition_cycles"] <= 3
-    # observed phase-0 starts settle on the plan in force: (t - offset) mod C = 0
-    last = [r for r in records if r["event"] == "in_force"]
-    assert last
-    final = decisions[-1]
-    done = [r for r in last if r["plan"] == final["plan"]]
-    if done:
+    # observed phase-0 starts settle on the plan in force, (t - offset) mod C = 0, within 3
+    # cycles after the one running at the decision, and stay there until the next decision
+    settled = [r for r in records if r["event"] == "in_force"]
+    assert settled
+    checked = 0
+    for done in settled:
+        final = next(d for d in decisions if d["plan"] == done["plan"])
+        later = [d["time_s"] for d in decisions if d["time_s"] > final["time_s"]]
+        until = min(later, default=math.inf)
         for sid, offset in zip("ABC", final["offsets_s"], strict=True):
             starts = [s for s in run.cycle_starts[sid]  # type: ignore
-                      if s >= done[0]["time_s"]]
-            assert starts
-            assert all(math.isclose((s - offset) % final["cycle_s"], 0, abs_tol=1e-6)
-                       or math.isclose((s - offset) % final["cycle_s"], final["cycle_s"],
-                                       abs_tol=1e-6) for s in starts)
+                      if final["time_s"] <= s < until]
+            grid = [min(x, final["cycle_s"] - x) < 1e-6
+                    for x in ((s - offset) % final["cycle_s"] for s in starts)]
+            assert True in grid, (sid, starts)
+            first = grid.index(True)
+            assert first <= 4 and all(grid[first:]), (sid, starts, grid)
+            checked += 1
+    assert checked >= 3
     # same seed, same feed: the same decisions
     _, again = sumo_run(built, tmp_path / "again", "retiming", feed)
 
