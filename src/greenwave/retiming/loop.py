@@ -19,8 +19,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import IO, Any, Protocol
 
 from greenwave.corridor import Corridor, PeriodDemand
@@ -274,8 +275,11 @@ class RetimingLoop:
             self._admit(a)
         for a in self._due_feed(t):
             self._admit(a)
+        started = time.perf_counter()
         decision = self._decide(t)
         if decision is not None:
+            if math.isnan(decision.solve_ms):  # no MAXBAND re-solve: the split computation
+                decision = replace(decision, solve_ms=(time.perf_counter() - started) * 1e3)
             self._apply(controller, decision)
 
     # ----------------------------------------------------------------------------------------
