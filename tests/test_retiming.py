@@ -366,3 +366,89 @@ def test_plan_programs_match_the_sumo_program_layout(schedule: tuple) -> None:
 def test_rules_are_documented_defaults() -> None:
     r = AlertRules()
     assert (r.surge_on, r.surge_off, r.persist, r.window) == (0.25, 0.10, 2, 5)
+
+
+# --------------------------------------------------------------------------------------------
+# command line
+
+SMALL_TOML = """
+[corridor]
+name = "tiny"
+speed_kmh = 50.0
+speed_limit_kmh = 60.0
+approach_m = 200.0
+cross_link_m = 150.0
+
+[signals]
+cycle_s = 90.0
+cycle_range_s = [90.0, 110.0]
+yellow_s = 3.0
+all_red_s = 2.0
+min_green_s = 10.0
+
+[phase_templates.major]
+phases = [
+  { name = "main through", green_s = 40.0, protected = ["out_T", "out_R", "in_T", "in_R"] },
+  { name = "main left", green_s = 10.0, protected = ["out_L", "in_L"] },
+  { name = "cross", green_s = 25.0, min_green_s = 15.0, protected = ["cross_T", "cross_R"], permitted = ["cross_L"] },
+]
+
+[[intersection]]
+id = "A"
+position_m = 0.0
+through_lanes = 2
+cross_lanes = 2
+left_turn_bay = true
+major = true
+crossing_length_m = 14.0
+template = "major"
+
+[[intersection]]
+id = "B"
+position_m = 400.0
+through_lanes = 2
+cross_lanes = 2
+left_turn_bay = true
+major = true
+crossing_length_m = 14.0
+template = "major"
+
+[[period]]
+name = "offpeak"
+main_out_vph = 700.0
+main_in_vph = 650.0
+cross_major_vph = 200.0
+
+[[period]]
+name = "am_peak"
+main_out_vph = 750.0
+main_in_vph = 1250.0
+cross_major_vph = 300.0
+"""
+
+
+@pytest.mark.sumo
+def test_cli_retime_runs_logs_and_rejects_bad_alerts(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch,
+                                                     capsys: pytest.CaptureFixture[str]
+                                                     ) -> None:
+    from greenwave.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    spec = tmp_path / "tiny.toml"
+    spec.write_text(SMALL_TOML)
+    alerts = tmp_path / "alerts.jsonl"
+    alerts.write_text('{"id": "a", "time_s": 21700, "kind": "spillback", "target": "B/west"}\n'
+                      '{"id": "b", "time_s": 21650, "kind": "spillback", "target": "B/west"}\n'
+                      "[1, 2]\n")
+    assert main(["retime", str(spec), "--until", "06:12", "--alerts", str(alerts),
+                 "--out", "out"]) == 0
+    records = [json.loads(x) for x in (tmp_path / "out" / "retime_log.jsonl").read_text()
+               .splitlines()]
+    assert records[0]["event"] == "start" and records[-1]["event"] == "end"
+    assert records[-1]["time_s"] == 6 * 3600 + 720
+    assert [r["line"] for r in records if r["event"] == "rejected"] == [2, 3]
+    assert (tmp_path / "out" / "metrics.csv").is_file()
+    assert "safety violations 0" in capsys.readouterr().out
+    assert main(["retime", str(spec), "--until", "05:00"]) == 2
+    assert main(["retime", str(spec), "--alerts", "missing.jsonl"]) == 2
