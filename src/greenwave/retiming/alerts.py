@@ -24,8 +24,8 @@ detector_failure   silent: no vehicle for ``silent_intervals``  ``recover_interv
                    [0, 100] or not a number
 =================  ==========================================  ===============================
 
-Flow surges and tidal shifts are judged only once every healthy detector has a full window
-(the network has filled up). A failed detector is left out of every flow (its approach counts
+Flow surges and tidal shifts are judged only after ``warmup_s`` (900 s: a corridor of 10 km
+takes minutes to fill) and once every healthy detector has a full window. A failed detector is left out of every flow (its approach counts
 its healthy lanes, or falls back to the design flow when none is left).
 
 External feed (JSON Lines, one alert per line; blank lines and lines starting with ``#`` are
@@ -116,6 +116,7 @@ class AlertRules:
     stuck_intervals: int = 4
     recover_intervals: int = 3
     max_lane_vph: float = 3000.0
+    warmup_s: float = 900.0  # no surge or tidal rule in the first minutes of a run
 
 
 # --------------------------------------------------------------------------------------------
@@ -150,6 +151,7 @@ class AlertDetector:
         self.reported: set[str] = set()  # failures reported by the feed: only it clears them
         self._recover: dict[str, int] = {}
         self._count = 0
+        self._first_s: float | None = None
 
     def set_design(self, design_vph: Mapping[str, float], design_share_in: float) -> None:
         """New design flows (a new plan is in force): surge and tidal latches restart."""
@@ -182,10 +184,13 @@ class AlertDetector:
         r = self.rules
         t = float(m.time_s)
         self.window.add(m)
+        if self._first_s is None:
+            self._first_s = t - m.interval_s
         out: list[Alert] = []
         out += self._failures(t, m)
         flows = self.window.approaches(exclude=self.failed)
-        warm = all(self.window.full(d) for d in self.specs if d not in self.failed)
+        warm = t - self._first_s >= r.warmup_s and all(
+            self.window.full(d) for d in self.specs if d not in self.failed)
         for approach, f in flows.items():
             design = self.design_vph.get(approach, math.nan)
             if not warm or f.lanes == 0 or not math.isfinite(design):
@@ -245,7 +250,7 @@ class AlertDetector:
                     out.append(Alert(self._next_id(), t, AlertKind.DETECTOR_FAILURE, det, True,
                                      detail=f"{det} {mode}"))
                 continue
-            self._recover[det] = 0 if mode else self._recover[det] + 1
+            self._recover[det] = 0 if mode else self._recover.get(det, 0) + 1
             if self._recover[det] >= r.recover_intervals and det not in self.reported:
                 del self.failed[det]
                 out.append(Alert(self._next_id(), t, AlertKind.DETECTOR_FAILURE, det, False,
