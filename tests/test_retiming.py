@@ -235,7 +235,7 @@ def run_fake(schedule: tuple, lines: list[str], surge: float) -> tuple[list, Fak
     ctl = FakeController(flows, 21600.0)
     log = DecisionLog()
     loop = RetimingLoop(small_corridor(), schedule, small_specs(), feed=list(lines), log=log,
-                        decision_rules=DecisionRules(cooldown_s=120.0, solve_budget_s=0.3),
+                        decision_rules=DecisionRules(cooldown_s=120.0, solve_budget_s=5.0),
                         cycle_range_s=(90.0, 110.0))
     loop.run(ctl)
     return log.decisions(), ctl

@@ -49,7 +49,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from greenwave._milp import MIP_GAP, check_solution, create_solver, pywraplp, relative_gap
+from greenwave._milp import (
+    MIP_GAP,
+    check_solution,
+    create_solver,
+    pywraplp,
+    relative_gap,
+    set_limits,
+)
 from greenwave.bands import TOLERANCE_S, BandProblem, BandResult, evaluate_bands
 from greenwave.errors import InfeasibleError, InputError, SolverError
 
@@ -124,6 +131,9 @@ def solve_maxband(
     two_way: bool = False,
     center: bool = True,
     hint_green_out_start_s: Sequence[float] | None = None,
+    node_limit: int | None = None,
+    mip_gap: float = MIP_GAP,
+    fast_root: bool = False,
 ) -> BandSolution:
     """Offsets maximizing the two-way band of *problem* (fixed cycle and speeds).
 
@@ -149,6 +159,13 @@ def solve_maxband(
         hint_green_out_start_s: a warm start, e.g. the outbound green starts of the plan in
             force; each is translated into its variable's range and handed to the solver as
             a (partial) hint, so a re-solve under a short time limit starts from it.
+        node_limit: stop each stage after this many branch-and-bound nodes (SCIP only): a
+            work limit, unlike the time limit, gives the same solution on every run.
+        fast_root: at most 3 rounds of cutting planes at the root and none in the tree
+            (SCIP): on Ganjiang a re-solve takes 50-150 ms instead of 0.5-2 s, still to proven
+            optimality; a work limit, so the result is the same on every run.
+        mip_gap: relative gap at which a stage stops (default: prove optimality); like
+            *node_limit* a deterministic limit, for re-solves that must be fast.
 
     Raises:
         InputError: bad ``k``, ``mode`` or ``time_limit_s`` (bad corridors are rejected when
@@ -164,6 +181,12 @@ def solve_maxband(
     model = _build_model(data)
     if hint_green_out_start_s is not None:
         _hint(model, data, hint_green_out_start_s)
+    if node_limit is not None or fast_root:
+        set_limits(model.solver, nodes=node_limit, fast_root=fast_root)
+    if not (math.isfinite(mip_gap) and 0 <= mip_gap < 1):
+        raise InputError(f"mip_gap = {mip_gap!r}: expected a number in [0, 1)", field="mip_gap",
+                         value=mip_gap)
+    model.mip_gap = max(mip_gap, MIP_GAP)
     stage = _STRATEGIES[band_mode](model, k, time_limit_s)
     offsets = _offsets(stage.phi, data)
     result = evaluate_bands(problem, offsets)
@@ -270,6 +293,7 @@ class _Model:
     band_in: pywraplp.Variable
     variables: list[pywraplp.Variable]
     windows: list[_Window]
+    mip_gap: float = MIP_GAP
 
 
 @dataclass(frozen=True)
@@ -398,7 +422,7 @@ def _run(model: _Model, limit_s: float) -> _Stage:
     solver = model.solver
     solver.SetTimeLimit(max(1, int(limit_s * 1000)))
     params = pywraplp.MPSolverParameters()
-    params.SetDoubleParam(params.RELATIVE_MIP_GAP, MIP_GAP)
+    params.SetDoubleParam(params.RELATIVE_MIP_GAP, model.mip_gap)
     code = solver.Solve(params)
     if code == pywraplp.Solver.INFEASIBLE:
         raise InfeasibleError(_INFEASIBLE)

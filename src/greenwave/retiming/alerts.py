@@ -25,7 +25,8 @@ detector_failure   silent: no vehicle for ``silent_intervals``  ``recover_interv
 =================  ==========================================  ===============================
 
 Flow surges and tidal shifts are judged only after ``warmup_s`` (900 s: a corridor of 10 km
-takes minutes to fill) and once every healthy detector has a full window. A failed detector is left out of every flow (its approach counts
+takes minutes to fill; the silent-detector rule waits as long) and once every healthy
+detector has a full window. A failed detector is left out of every flow (its approach counts
 its healthy lanes, or falls back to the design flow when none is left).
 
 External feed (JSON Lines, one alert per line; blank lines and lines starting with ``#`` are
@@ -240,9 +241,10 @@ class AlertDetector:
     def _failures(self, t: float, m: Any) -> list[Alert]:
         r = self.rules
         out: list[Alert] = []
+        filled = self._first_s is not None and t - self._first_s >= r.warmup_s
         for det in sorted(self.specs):
             reading = m.readings.get(det)
-            mode = self._failure_mode(det, reading, m.interval_s)
+            mode = self._failure_mode(det, reading, m.interval_s, filled)
             if det not in self.failed:
                 if mode:
                     self.failed[det] = mode
@@ -257,7 +259,7 @@ class AlertDetector:
                                  detail=f"{det} plausible again"))
         return out
 
-    def _failure_mode(self, det: str, reading: Any, interval_s: float) -> str:
+    def _failure_mode(self, det: str, reading: Any, interval_s: float, filled: bool) -> str:
         r = self.rules
         if reading is None:
             return "silent: no reading"
@@ -269,7 +271,7 @@ class AlertDetector:
         hist = self.window.history(det)
         spec = self.specs[det]
         lane_design = self.design_vph.get(spec.approach, 0.0) / max(self.lanes[spec.approach], 1)
-        if len(hist) >= r.silent_intervals:
+        if filled and len(hist) >= r.silent_intervals:
             recent = hist[-r.silent_intervals:]
             expected = lane_design * interval_s * r.silent_intervals / 3600.0
             if all(c == 0 for c, _ in recent) and expected >= r.silent_expected_veh:

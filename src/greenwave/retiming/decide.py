@@ -10,8 +10,9 @@ within ``cooldown_s`` of the last decision, except a fallback):
 * **corridor** — trigger: an active tidal shift, or flow surges on the main road at
   ``corridor_min_signals`` signals or more. Action: splits from the measured volumes at the
   cycle in force, offsets and band weights re-solved: MAXBAND weighted by the measured
-  inbound/outbound ratio ``k`` (within [1/``k_max``, ``k_max``]), warm-started from the green
-  starts in force, under ``solve_budget_s`` of wall time.
+  inbound/outbound ratio ``k`` (within [1/``k_max``, ``k_max``]; balanced when k is within
+  0.1 of 1), warm-started from the green starts in force, with work limits (branch-and-bound
+  nodes, root cutting rounds: deterministic) and ``solve_budget_s`` of wall time.
 * **intersection** — trigger: a flow surge or a spillback on an approach of a signal. Action:
   that signal's splits from its measured volumes, each phase's green moved by at most
   ``max_split_step_s`` per decision and never below its minimum; its main-road green start
@@ -183,7 +184,8 @@ class DecisionRules:
     cycle_step_s: float = 10.0
     corridor_min_signals: int = 3
     k_max: float = 2.0
-    solve_budget_s: float = 0.6
+    solve_budget_s: float = 1.0  # wall-time limit of a re-solve (beyond it: fallback)
+    solve_nodes: int = 200  # branch-and-bound nodes per stage: the same plan on every run
     max_split_step_s: float = 10.0
     max_failed_share: float = 0.25
 
@@ -230,7 +232,9 @@ class Decider:
                 ) -> tuple[TimingPlan, float, str]:
         """Offsets re-solved (weighted MAXBAND, warm-started): plan, wall ms, status.
 
-        Raises GreenwaveError on solver trouble, including a solve beyond the budget.
+        The search is bounded by ``solve_nodes`` (a work limit, so the same inputs give the
+        same plan) and by ``solve_budget_s`` of wall time; raises GreenwaveError on solver
+        trouble, including no solution within the budget.
         """
         from greenwave.errors import SolverError
         from greenwave.optimize import optimize_corridor
@@ -240,11 +244,14 @@ class Decider:
             scale = (timed.cycle_s or hint.cycle_s) / hint.cycle_s
             starts = [s.green_out_start_s * scale for s in hint.signals]
         t0 = time.perf_counter()
-        plan = optimize_corridor(timed, mode="weighted", k=k, period=period,
+        # near k = 1 weighted MAXBAND is indifferent to the split: balance the bands then
+        mode = "balanced" if abs(k - 1.0) < 0.1 else "weighted"
+        plan = optimize_corridor(timed, mode=mode, k=k, period=period,
                                  time_limit_s=self.rules.solve_budget_s, center=False,
-                                 hint_green_out_start_s=starts)
+                                 hint_green_out_start_s=starts,
+                                 node_limit=self.rules.solve_nodes, fast_root=True)
         ms = (time.perf_counter() - t0) * 1000.0
-        if ms > 1000.0 * (self.rules.solve_budget_s + 0.4):
+        if ms > 1000.0 * self.rules.solve_budget_s + 500.0:
             raise SolverError(f"re-solve took {ms:.0f} ms, over the budget of "
                               f"{self.rules.solve_budget_s * 1000:.0f} ms")
         return plan, ms, str(plan.solver.get("status", ""))

@@ -150,12 +150,12 @@ class DetectorReader:
     def read(self) -> tuple[dict[str, DetectorReading], dict[str, float]]:
         loops = self._loops.getAllSubscriptionResults()
         # SUMO reports a slightly negative occupancy for an interval that a vehicle straddles
-        # at its start (seen at the first interval): within 1 % it is read as 0
+        # at its start (seen down to -1.03 %): above -5 % it is read as 0
         readings = {}
         for s in self.specs:
             occ = float(loops[s.id][_LAST_INTERVAL_OCCUPANCY])
             readings[s.id] = DetectorReading(float(loops[s.id][_LAST_INTERVAL_NUMBER]),
-                                             0.0 if -1.0 < occ < 0.0 else occ)
+                                             0.0 if -5.0 < occ < 0.0 else occ)
         queues = {a: round(h / max(self._steps, 1), 6) for a, h in self._halting.items()}
         self._halting = dict.fromkeys(self.queues, 0.0)
         self._steps = 0
