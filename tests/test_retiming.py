@@ -9,7 +9,6 @@ from __future__ import annotations
 import io
 import json
 import math
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -153,6 +152,22 @@ def test_feed_rejects_bad_lines_one_by_one() -> None:
         assert any(want in r for r in reasons), (want, reasons)
 
 
+def test_a_crash_ends_the_loop_with_the_log_kept(schedule: tuple) -> None:
+    from greenwave.errors import SimulationError
+
+    class Crashing(FakeController):
+        def measure(self) -> Measurement | None:
+            if self.k == 3:
+                raise SimulationError("SUMO stopped at t=21840: connection closed")
+            return super().measure()
+
+    stream = io.StringIO()
+    loop = RetimingLoop(small_corridor(), schedule, small_specs(), log=DecisionLog(stream))
+    result = loop.run(Crashing([{}] * 10, 21600.0))
+    events = [json.loads(x)["event"] for x in stream.getvalue().splitlines()]
+    assert events[-2:] == ["crash", "end"] and "connection closed" in result.crashed
+
+
 def test_debouncer_drops_a_flood() -> None:
     from greenwave.retiming.alerts import Alert
 
@@ -283,14 +298,18 @@ def test_detectors_file_is_deterministic_and_covers_every_approach_lane(built: o
     assert approaches == {f"{s}/{leg}" for s in "ABC" for leg in ("out", "in", "west", "east")}
 
 
-def sumo_run(b: object, tmp: Path, method: str, feed: list[str] | None = None
-             ) -> tuple[object, list[dict]]:
+def sumo_run(b: object, tmp: Path, method: str, feed: list[str] | None = None,
+             record: io.StringIO | None = None) -> tuple[object, list[dict]]:
     from greenwave.sumo.dayseg import run_day_segment
 
     stream = io.StringIO()
     run = run_day_segment(b, method, seed=3, out_dir=tmp / method, feed=feed,  # type: ignore
-                          log_stream=stream)
+                          log_stream=stream, record=record)
     return run, [json.loads(x) for x in stream.getvalue().splitlines()]
+
+
+def strip(rs: list[dict]) -> list[dict]:
+    return [{k: v for k, v in r.items() if k not in ("wall_time", "solve_ms")} for r in rs]
 
 
 @pytest.mark.sumo
@@ -303,7 +322,8 @@ def test_loop_in_sumo_is_safe_settles_on_the_offsets_and_reproduces(built: objec
         '{"id": "ops-3", "time_s": 22100, "kind": "flow_surge", "target": "X/in", '
         '"flow_vph": 500}',
     ]
-    run, records = sumo_run(built, tmp_path, "retiming", feed)
+    recorded = io.StringIO()
+    run, records = sumo_run(built, tmp_path, "retiming", feed, recorded)
     assert len(run.safety.violations) == 0 and run.problems == []  # type: ignore
     assert run.loop.crashed == ""  # type: ignore
     events = [r["event"] for r in records]
@@ -335,12 +355,19 @@ def test_loop_in_sumo_is_safe_settles_on_the_offsets_and_reproduces(built: objec
     assert checked >= 3
     # same seed, same feed: the same decisions
     _, again = sumo_run(built, tmp_path / "again", "retiming", feed)
+    assert strip(again) == strip(records)
+    # the same loop on the recorded measurements: the same decisions again
+    from greenwave.retiming.loop import ReplayController
 
-    def strip(rs: list[dict]) -> Iterator[dict]:
-        for r in rs:
-            yield {k: v for k, v in r.items() if k not in ("wall_time", "solve_ms")}
-
-    assert list(strip(again)) == list(strip(records))
+    b = built
+    log = DecisionLog()
+    replay = ReplayController(recorded.getvalue().splitlines())
+    loop = RetimingLoop(b.segment.corridor, b.schedule, b.specs, feed=feed,  # type: ignore
+                        log=log, cycle_range_s=(90.0, 110.0))
+    loop.run(replay)
+    assert strip(log.records) == strip(records)
+    assert [tag for _, tag, _ in replay.applied] == [r["plan"] for r in records
+                                                      if r["event"] in ("start", "decision")]
 
 
 @pytest.mark.sumo
