@@ -9,6 +9,8 @@ from __future__ import annotations
 import io
 import json
 import math
+import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -479,3 +481,24 @@ def test_cli_retime_runs_logs_and_rejects_bad_alerts(tmp_path: Path,
     assert "safety violations 0" in capsys.readouterr().out
     assert main(["retime", str(spec), "--until", "05:00"]) == 2
     assert main(["retime", str(spec), "--alerts", "missing.jsonl"]) == 2
+
+
+@pytest.mark.sumo
+def test_cli_retime_gui_runs_the_loop_in_sumo_gui(tmp_path: Path) -> None:
+    import shutil
+    import subprocess
+
+    xvfb = shutil.which("xvfb-run")
+    if xvfb is None:
+        pytest.skip("xvfb-run is not installed (sumo-gui needs a display)")
+    spec = tmp_path / "tiny.toml"
+    spec.write_text(SMALL_TOML)
+    src = Path(__file__).resolve().parents[1] / "src"
+    res = subprocess.run([xvfb, "-a", sys.executable, "-m", "greenwave", "retime", str(spec),
+                          "--until", "06:04", "--gui", "--out", "out"], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=300, check=False,
+                         env={**os.environ, "PYTHONPATH": str(src)})
+    assert res.returncode == 0, res.stderr
+    assert "safety violations 0" in res.stdout
+    records = (tmp_path / "out" / "retime_log.jsonl").read_text().splitlines()
+    assert json.loads(records[-1])["time_s"] == 6 * 3600 + 240
