@@ -366,8 +366,9 @@ def test_loop_in_sumo_is_safe_settles_on_the_offsets_and_reproduces(built: objec
     replay = ReplayController(recorded.getvalue().splitlines())
     loop = RetimingLoop(b.segment.corridor, b.schedule, b.specs, feed=feed,  # type: ignore
                         log=log, cycle_range_s=(90.0, 110.0))
-    loop.run(replay)
-    assert strip(log.records) == strip(records)
+    loop.run(replay, until_s=b.segment.end_s)  # type: ignore[attr-defined]
+    upto_end = [r["event"] for r in records].index("end") + 1
+    assert strip(log.records) == strip(records[:upto_end])
     assert [tag for _, tag, _ in replay.applied] == [r["plan"] for r in records
                                                       if r["event"] in ("start", "decision")]
 

@@ -488,6 +488,10 @@ class RetimingLoop:
             self.detector.set_design(design_flows(self.corridor, tod.demand),
                                      design_share_in(tod.demand))
 
+    def settle(self, t: float, in_force: Mapping[str, TransitionState]) -> None:
+        """Log the pending plan as in force once every signal runs it (no decisions)."""
+        self._check_in_force(t, in_force)
+
     def _check_in_force(self, t: float, in_force: Mapping[str, TransitionState]) -> None:
         p = self.pending
         if p is None or not in_force:

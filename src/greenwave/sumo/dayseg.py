@@ -27,7 +27,7 @@ from typing import IO, Any
 import pandas as pd
 
 from greenwave.corridor import Corridor, PeriodDemand
-from greenwave.errors import InputError
+from greenwave.errors import GreenwaveError, InputError
 from greenwave.plan import TimingPlan
 from greenwave.retiming.alerts import AlertRules
 from greenwave.retiming.decide import DecisionRules, plan_programs
@@ -300,7 +300,19 @@ def run_day_segment(
         ctl = SumoController(conn, plan_programs(first[-1].plan, first[-1].timed), built.specs,
                              built.queues, thresholds=built.thresholds, end_s=end,
                              faults=seg.faults if method == "retiming" else (), record=record)
-        result = loop.run(ctl, until_s=end)
+        # the loop decides while the segment's demand runs; the drain that lets measured trips
+        # finish runs on under the plan then in force (transitions go on, the monitor watches)
+        result = loop.run(ctl, until_s=min(end, seg.end_s))
+        while not result.crashed:
+            try:
+                m = ctl.measure()
+            except GreenwaveError as exc:
+                log.write("crash", result.end_s, reason=str(exc), during="drain")
+                result.crashed = str(exc)
+                break
+            if m is None:
+                break
+            loop.settle(m.time_s, ctl.in_force)
         safety = ctl.report(backend)
         starts = {k: s.cycle_starts for k, s in ctl.signals.items()}
         problems = list(ctl.problems)
