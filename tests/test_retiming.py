@@ -503,3 +503,25 @@ def test_cli_retime_gui_runs_the_loop_in_sumo_gui(tmp_path: Path) -> None:
     assert "safety violations 0" in res.stdout
     records = (tmp_path / "out" / "retime_log.jsonl").read_text().splitlines()
     assert json.loads(records[-1])["time_s"] == 6 * 3600 + 240
+
+
+def test_spillback_needs_two_intervals_on_one_approach_and_clears_on_all_lanes() -> None:
+    design = {"A/in": 600.0, "A/out": 600.0, "A/west": 300.0}
+    det = AlertDetector(SPECS, design, 0.5)
+
+    def step(k: int, occ_d0: float, occ_d1: float) -> list:
+        m = Measurement(60.0 * k, 60.0, {"d0": DetectorReading(5 + k % 2, occ_d0),
+                                         "d1": DetectorReading(4 + k % 3, occ_d1),
+                                         "d2": DetectorReading(9 + k % 2, 5.0 + k % 3),
+                                         "d3": DetectorReading(5 + k % 2, 4.0 + k % 3)})
+        return [a for a in det.evaluate(m) if a.kind is AlertKind.SPILLBACK]
+
+    for k in range(5):
+        assert step(k, 10.0 + k, 12.0 + k) == []
+    assert step(5, 60.0, 61.0) == []  # one interval is not enough
+    assert step(6, 62.0, 10.0) == []  # min over the last two intervals of d0: 60
+    raised = step(7, 63.0, 11.0)
+    assert [(a.target, a.raised) for a in raised] == [("A/in", True)]
+    assert step(8, 10.0, 11.0) == [] and step(9, 12.0, 11.0) == []  # d0 was 63 at k=7
+    cleared = step(10, 11.0, 12.0)
+    assert [(a.target, a.raised) for a in cleared] == [("A/in", False)]

@@ -200,17 +200,25 @@ class AlertDetector:
             off = f.flow_vph < (1 + r.surge_off) * design
             a = self._latch(t, AlertKind.FLOW_SURGE, approach, on, off, f.flow_vph,
                             (1 + r.surge_on) * design,
-                            f"{f.flow_vph:.0f} veh/h against a design flow of {design:.0f}")
+                            f"{f.flow_vph:.0f} veh/h against a design flow of {design:.0f}, "
+                            f"occupancy {f.occupancy_pct:.0f} %, queue {f.queue_veh:.1f} veh")
             if a:
                 out.append(a)
+        lanes: dict[str, list[tuple[str, list[float]]]] = {}
         for det in sorted(self.specs):
             if det in self.failed or not self.window.full(det):
                 continue
-            occ = self.window.last_occupancy_pct(det, r.persist)
-            approach = self.specs[det].approach
-            a = self._latch(t, AlertKind.SPILLBACK, approach, min(occ) > r.spill_on_pct,
-                            max(occ) < r.spill_off_pct, max(occ), r.spill_on_pct,
-                            f"occupancy {max(occ):.0f} % at the upstream end ({det})")
+            lanes.setdefault(self.specs[det].approach, []).append(
+                (det, self.window.last_occupancy_pct(det, r.persist)))
+        for approach, occs in sorted(lanes.items()):
+            # a queue at the upstream end of any lane; cleared when every lane is free again
+            worst_det, worst = max(occs, key=lambda x: (min(x[1]), x[0]))
+            top = max(max(o) for _, o in occs)
+            queue = flows[approach].queue_veh if approach in flows else math.nan
+            a = self._latch(t, AlertKind.SPILLBACK, approach, min(worst) > r.spill_on_pct,
+                            top < r.spill_off_pct, top, r.spill_on_pct,
+                            f"occupancy {top:.0f} % at the upstream end ({worst_det}), queue "
+                            f"{queue:.1f} veh at the stop line")
             if a:
                 out.append(a)
         share = self.share_in(flows)
