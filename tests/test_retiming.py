@@ -525,3 +525,15 @@ def test_spillback_needs_two_intervals_on_one_approach_and_clears_on_all_lanes()
     assert step(8, 10.0, 11.0) == [] and step(9, 12.0, 11.0) == []  # d0 was 63 at k=7
     cleared = step(10, 11.0, 12.0)
     assert [(a.target, a.raised) for a in cleared] == [("A/in", False)]
+
+
+def test_the_core_imports_no_sumo() -> None:
+    import subprocess
+
+    code = ("import sys, greenwave.retiming.loop, greenwave.retiming.decide; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in "
+            "('traci', 'libsumo', 'sumolib') or m.startswith('greenwave.sumo')))")
+    src = Path(__file__).resolve().parents[1] / "src"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, env={**os.environ, "PYTHONPATH": str(src)})
+    assert out.stdout.strip() == "[]"
