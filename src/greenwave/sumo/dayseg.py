@@ -216,7 +216,6 @@ def build_day_segment(seg: DaySegment, out_dir: str | Path, *, seed: int = 42
         DETECTOR_FILE,
         detector_specs,
         queue_detectors,
-        write_detectors,
     )
     from greenwave.sumo.programs import write_programs
 
@@ -224,7 +223,7 @@ def build_day_segment(seg: DaySegment, out_dir: str | Path, *, seed: int = 42
     out.mkdir(parents=True, exist_ok=True)
     layout = build_network(seg.corridor, out, seed=seed)
     routes = write_segment_demand(seg, layout, out / f"{seg.name}.rou.xml")
-    detectors = write_detectors(layout, out / DETECTOR_FILE)
+    detectors = out / DETECTOR_FILE  # written by build_network
     schedule = tod_plans(seg.corridor, seg.tod)
     first = [p for p in schedule if p.start_s <= seg.begin_s] or [schedule[0]]
     programs = write_programs(first[-1].plan, layout.net_file, first[-1].timed, layout,
