@@ -537,3 +537,28 @@ def test_the_core_imports_no_sumo() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, env={**os.environ, "PYTHONPATH": str(src)})
     assert out.stdout.strip() == "[]"
+
+
+def test_live_feed_never_blocks_the_loop() -> None:
+    import os as _os
+    import time as _time
+
+    from greenwave.retiming.loop import LiveFeed
+
+    r, w = _os.pipe()
+    reader, writer = _os.fdopen(r), _os.fdopen(w, "w")
+    feed = LiveFeed(reader)
+    assert next(feed) is None  # nothing yet: the loop goes on
+    writer.write('{"id": "x"}\n')
+    writer.flush()
+    for _ in range(100):
+        line = next(feed)
+        if line is not None:
+            break
+        _time.sleep(0.01)
+    assert line == '{"id": "x"}\n'
+    writer.close()
+    with pytest.raises(StopIteration):
+        for _ in range(100):
+            next(feed)
+            _time.sleep(0.01)

@@ -15,6 +15,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 import pandas as pd
 
@@ -368,9 +369,11 @@ def cmd_retime(args: argparse.Namespace) -> int:
     if args.until is not None and not seg.begin_s < args.until:
         raise InputError(f"--until {args.until:g} s is not after the segment's begin "
                          f"{seg.begin_s:g} s (06:00)", field="until", value=args.until)
-    feed = None
+    from greenwave.retiming.loop import LiveFeed
+
+    feed: Any = None
     if args.alerts == "-":
-        feed = sys.stdin
+        feed = LiveFeed(sys.stdin)
     elif args.alerts is not None:
         path = Path(args.alerts)
         if not path.is_file():
@@ -391,7 +394,7 @@ def cmd_retime(args: argparse.Namespace) -> int:
             run = run_day_segment(built, args.method, seed=args.seed, out_dir=out / "sumo",
                                   feed=feed, log_stream=log, until_s=args.until, gui=args.gui)
         finally:
-            if feed is not None and feed is not sys.stdin:
+            if feed is not None and not isinstance(feed, LiveFeed):
                 feed.close()
     from greenwave.metrics import write_metrics_csv
 

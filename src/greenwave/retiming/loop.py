@@ -101,6 +101,43 @@ class DecisionLog:
         return [{k: v for k, v in r.items() if k not in WALL_FIELDS} for r in self.records]
 
 
+class LiveFeed:
+    """Lines of a stream read by a background thread, for a feed that arrives while the
+    simulation runs (stdin): iterating yields the lines received so far, then ``None`` while
+    nothing new has come (the loop goes on), and stops at the end of the stream."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        import queue
+        import threading
+
+        self._queue: queue.Queue[str | None] = queue.Queue()
+        self._done = False
+
+        def read() -> None:
+            for line in stream:
+                self._queue.put(line)
+            self._queue.put(None)
+
+        threading.Thread(target=read, name="greenwave-alert-feed", daemon=True).start()
+
+    def __iter__(self) -> LiveFeed:
+        return self
+
+    def __next__(self) -> str | None:
+        import queue
+
+        if self._done:
+            raise StopIteration
+        try:
+            line = self._queue.get_nowait()
+        except queue.Empty:
+            return None
+        if line is None:
+            self._done = True
+            raise StopIteration
+        return line
+
+
 # --------------------------------------------------------------------------------------------
 # replay
 
@@ -183,7 +220,7 @@ class RetimingLoop:
         adaptive: bool = True,
         alert_rules: AlertRules | None = None,
         decision_rules: DecisionRules | None = None,
-        feed: Iterable[str] | None = None,
+        feed: Iterable[str | None] | None = None,
         log: DecisionLog | None = None,
         debounce_s: float = 300.0,
         cycle_range_s: tuple[float, float] | None = None,
@@ -204,7 +241,7 @@ class RetimingLoop:
                                       design_share_in(tod.demand), rules=alert_rules)
         lanes = dict(self.detector.lanes)
         self.feed = AlertFeed(frozenset(lanes), frozenset(s.id for s in specs), lanes)
-        self._feed_lines: Iterator[str] | None = iter(feed) if feed is not None else None
+        self._feed_lines: Iterator[str | None] | None = iter(feed) if feed is not None else None
         self._feed_next: Alert | None = None
         self.debouncer = Debouncer(debounce_s)
         self.tod: TodPlan | None = None
@@ -299,6 +336,8 @@ class RetimingLoop:
                     line = next(self._feed_lines)
                 except StopIteration:
                     self._feed_lines = None
+                    break
+                if line is None:  # a live feed with nothing new yet
                     break
                 parsed = self.feed.parse(line)
                 if isinstance(parsed, Rejection):

@@ -257,7 +257,7 @@ def run_day_segment(
     *,
     seed: int = 1,
     out_dir: str | Path,
-    feed: Iterable[str] | None = None,
+    feed: Iterable[str | None] | None = None,
     log_stream: IO[str] | None = None,
     record: IO[str] | None = None,
     until_s: float | None = None,
