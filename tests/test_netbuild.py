@@ -216,7 +216,8 @@ def test_build_is_deterministic(tmp_path: Path) -> None:
     again = build_network(corridor, tmp_path / "a", period="test", seed=3)
     names = sorted(p.name for p in (tmp_path / "a").iterdir())
     assert names == ["corridor.con.xml", "corridor.edg.xml", "corridor.net.xml",
-                     "corridor.nod.xml", "corridor.sumocfg", "layout.json", "test.rou.xml"]
+                     "corridor.nod.xml", "corridor.sumocfg", "detectors.add.xml", "layout.json",
+                     "test.rou.xml"]
     assert names == sorted(p.name for p in (tmp_path / "b").iterdir())
     for name in names:
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name

@@ -8,7 +8,8 @@ from ortools.linear_solver import pywraplp
 
 from greenwave.errors import SolverError
 
-__all__ = ["BACKENDS", "MIP_GAP", "check_solution", "create_solver", "pywraplp", "relative_gap"]
+__all__ = ["BACKENDS", "MIP_GAP", "check_solution", "create_solver", "pywraplp", "relative_gap",
+           "set_limits"]
 
 #: Backends tried in order; SCIP ships with OR-Tools' wheels.
 BACKENDS = ("SCIP", "CBC", "HIGHS")
@@ -26,6 +27,23 @@ def create_solver() -> tuple[pywraplp.Solver, str]:
                 solver.SetSolverSpecificParametersAsString(_SCIP_SETTINGS)
             return solver, name
     raise SolverError(f"no MILP backend available in OR-Tools; tried {', '.join(BACKENDS)}")
+
+
+def set_limits(solver: pywraplp.Solver, *, nodes: int | None = None,
+               fast_root: bool = False) -> None:
+    """Work limits for SCIP (other backends: no effect): at most *nodes* branch-and-bound
+    nodes per solve; with *fast_root* at most 3 separation rounds at the root, none in the
+    tree. Work limits, unlike time limits, give the same result on every run."""
+    if nodes is not None and nodes < 1:
+        raise SolverError(f"node limit must be at least 1, found {nodes}")
+    if not solver.SolverVersion().startswith("SCIP"):
+        return
+    text = _SCIP_SETTINGS
+    if nodes is not None:
+        text += f"limits/nodes = {nodes}\n"
+    if fast_root:
+        text += "separating/maxroundsroot = 3\nseparating/maxrounds = 0\n"
+    solver.SetSolverSpecificParametersAsString(text)
 
 
 def relative_gap(value: float, bound: float) -> float:

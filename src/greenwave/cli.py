@@ -333,7 +333,35 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seeds", type=_seeds, default=(1, 2, 3), help=SEEDS_HELP)
     p.add_argument("--end-s", type=_positive,
                    help="measure trips departing before this time [s] (default: the period)")
+    p = sub.add_parser("retime", help="run the dynamic retiming loop on a day segment in SUMO",
+                       formatter_class=fmt)
+    p.add_argument("scenario", nargs="?", default="ganjiang",
+                   help="corridor TOML file or built-in name; its off-peak → AM-peak segment")
+    p.add_argument("--alerts", metavar="FILE|-",
+                   help="external alerts, JSON Lines (a file, or - for stdin)")
+    p.add_argument("--until", type=_clock, metavar="T",
+                   help="stop at simulation time T (seconds of the day, or HH:MM)")
+    p.add_argument("--method", choices=["retiming", "static"], default="retiming",
+                   help="retiming: the loop; static: the time-of-day plans only")
+    p.add_argument("--seed", type=int, default=1, help="simulation seed")
+    p.add_argument("--hours", type=_positive, default=2.0,
+                   help="length of the segment from 06:00, at most 2")
+    p.add_argument("--gui", action="store_true", help="run in sumo-gui (over traci)")
+    p.add_argument("--out", default="greenwave-retime", help="output folder")
     return parser
+
+
+def _clock(text: str) -> float:
+    if ":" in text:
+        try:
+            h, m = (int(x) for x in text.split(":"))
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"expected seconds or HH:MM, found {text!r}") from None
+        if not (0 <= h < 48 and 0 <= m < 60):
+            raise argparse.ArgumentTypeError(f"expected HH:MM, found {text!r}")
+        return h * 3600.0 + m * 60.0
+    return _positive(text)
 
 
 def _terminate(signum: int, frame: FrameType | None) -> None:
@@ -351,6 +379,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "import-net": cmd_import_net,
         "evaluate-net": cmd_evaluate_net,
         "replay": cmd_replay,
+        "retime": cmd_retime,
     }[args.command]
     try:
         return handler(args)
@@ -594,6 +623,62 @@ def _check_end(end_s: float | None, corridor: Corridor, period: str) -> None:
     if end_s is not None and end_s > duration:
         raise InputError(f"{end_s:g} s is beyond the period's demand ({period}: {duration:g} s)",
                          field="--end-s", value=end_s)
+
+
+def cmd_retime(args: argparse.Namespace) -> int:
+    from greenwave.sumo.dayseg import build_day_segment, day_segment, ganjiang_day_segment
+
+    corridor = _scenario_corridor(args.scenario)
+    if not 0 <= args.seed <= 2147483647:
+        raise InputError(f"seed must lie in 0..2147483647, found {args.seed}", field="seed")
+    seg = (ganjiang_day_segment(corridor, hours=args.hours) if corridor.name == "ganjiang"
+           else day_segment(corridor, hours=args.hours))
+    if args.until is not None and not seg.begin_s < args.until:
+        raise InputError(f"--until {args.until:g} s is not after the segment's begin "
+                         f"{seg.begin_s:g} s (06:00)", field="until", value=args.until)
+    from greenwave.retiming.loop import LiveFeed
+
+    feed: Any = None
+    if args.alerts == "-":
+        feed = LiveFeed(sys.stdin)
+    elif args.alerts is not None:
+        path = Path(args.alerts)
+        if not path.is_file():
+            raise InputError(f"no alert file {path}", file=str(path))
+        feed = path.open(encoding="utf-8")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    say = workflow.stderr_progress
+    say(f"retime: building the {seg.name} segment of {corridor.name} (detectors, demand, "
+        "time-of-day plans)")
+    built = build_day_segment(seg, _net_dir(f"{corridor.name}_{seg.name}"))
+    log_path = out / "retime_log.jsonl"
+    say(f"retime: running {args.method} (seed {args.seed}) in SUMO; log {log_path}")
+    from greenwave.sumo.dayseg import run_day_segment
+
+    with open(log_path, "w", encoding="utf-8") as log:
+        try:
+            run = run_day_segment(built, args.method, seed=args.seed, out_dir=out / "sumo",
+                                  feed=feed, log_stream=log, until_s=args.until, gui=args.gui)
+        finally:
+            if feed is not None and not isinstance(feed, LiveFeed):
+                feed.close()
+    from greenwave.metrics import write_metrics_csv
+
+    write_metrics_csv(run.metrics, out / "metrics.csv")
+    pd.DataFrame(run.loop.latency).to_csv(out / "latency.csv", index=False)
+    run.safety.to_frame().to_csv(out / "safety_violations.csv", index=False)
+    decisions = [r for r in run.loop.log.records if r["event"] == "decision"]
+    rejected = [r for r in run.loop.log.records if r["event"] == "rejected"]
+    print(f"{args.method}: {len(decisions)} decisions, {len(rejected)} alerts rejected, "
+          f"safety violations {len(run.safety.violations)}, wall {run.wall_s:.0f} s")
+    if len(run.metrics):
+        print(run.metrics[["direction", "trips", "travel_time_s", "delay_s",
+                           "total_delay_s"]].to_string(index=False))
+    if run.loop.crashed:
+        say(f"retime: the simulation ended early: {run.loop.crashed} (log kept: {log_path})")
+        return 1
+    return 0
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

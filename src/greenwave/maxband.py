@@ -49,7 +49,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from greenwave._milp import MIP_GAP, check_solution, create_solver, pywraplp, relative_gap
+from greenwave._milp import (
+    MIP_GAP,
+    check_solution,
+    create_solver,
+    pywraplp,
+    relative_gap,
+    set_limits,
+)
 from greenwave.bands import TOLERANCE_S, BandProblem, BandResult, evaluate_bands
 from greenwave.errors import InfeasibleError, InputError, SolverError
 
@@ -123,6 +130,10 @@ def solve_maxband(
     time_limit_s: float = 30.0,
     two_way: bool = False,
     center: bool = True,
+    hint_green_out_start_s: Sequence[float] | None = None,
+    node_limit: int | None = None,
+    mip_gap: float = MIP_GAP,
+    fast_root: bool = False,
 ) -> BandSolution:
     """Offsets maximizing the two-way band of *problem* (fixed cycle and speeds).
 
@@ -145,6 +156,16 @@ def solve_maxband(
             offsets). Vehicles a little off the band's ideal trajectory (platoon spread,
             queue discharge, speed variation) then still find green. The centred offsets are
             kept only if their exact bands are no smaller (to 1e-9 s) than before.
+        hint_green_out_start_s: a warm start, e.g. the outbound green starts of the plan in
+            force; each is translated into its variable's range and handed to the solver as
+            a (partial) hint, so a re-solve under a short time limit starts from it.
+        node_limit: stop each stage after this many branch-and-bound nodes (SCIP only): a
+            work limit, unlike the time limit, gives the same solution on every run.
+        fast_root: at most 3 rounds of cutting planes at the root and none in the tree
+            (SCIP): on Ganjiang a re-solve takes 50-150 ms instead of 0.5-2 s, still to proven
+            optimality; a work limit, so the result is the same on every run.
+        mip_gap: relative gap at which a stage stops (default: prove optimality); like
+            *node_limit* a deterministic limit, for re-solves that must be fast.
 
     Raises:
         InputError: bad ``k``, ``mode`` or ``time_limit_s`` (bad corridors are rejected when
@@ -158,6 +179,14 @@ def solve_maxband(
     started = time.perf_counter()
     data = _ModelData.of(problem, integer_offsets, two_way)
     model = _build_model(data)
+    if hint_green_out_start_s is not None:
+        _hint(model, data, hint_green_out_start_s)
+    if node_limit is not None or fast_root:
+        set_limits(model.solver, nodes=node_limit, fast_root=fast_root)
+    if not (math.isfinite(mip_gap) and 0 <= mip_gap < 1):
+        raise InputError(f"mip_gap = {mip_gap!r}: expected a number in [0, 1)", field="mip_gap",
+                         value=mip_gap)
+    model.mip_gap = max(mip_gap, MIP_GAP)
     stage = _STRATEGIES[band_mode](model, k, time_limit_s)
     offsets = _offsets(stage.phi, data)
     result = evaluate_bands(problem, offsets)
@@ -264,6 +293,7 @@ class _Model:
     band_in: pywraplp.Variable
     variables: list[pywraplp.Variable]
     windows: list[_Window]
+    mip_gap: float = MIP_GAP
 
 
 @dataclass(frozen=True)
@@ -363,12 +393,36 @@ class _Stage:
     values: tuple[float, ...]
 
 
+def _hint(model: _Model, data: _ModelData, starts: Sequence[float]) -> None:
+    """Hint φ from green starts: one translation puts signal 0 mid-range, each other φ_i
+    takes the cycle shift that lands it in its bounds (left out when none does)."""
+    if len(starts) != len(model.phi) or not all(math.isfinite(s) for s in starts):
+        raise InputError(f"a hint needs {len(model.phi)} finite green starts, found "
+                         f"{len(starts)}", field="hint_green_out_start_s")
+    lo0, hi0 = data.phi_bounds(0)
+    shift = (lo0 + hi0) / 2 - starts[0]
+    if data.integer:
+        shift = float(math.floor(shift))
+    variables, values = [], []
+    for i, (var, start) in enumerate(zip(model.phi, starts, strict=True)):
+        lo, hi = data.phi_bounds(i)
+        value = start + shift
+        value += math.ceil((lo - value) / data.cycle - _EPS) * data.cycle
+        if data.integer:
+            value = float(round(value))
+        if lo - _EPS <= value <= hi + _EPS:
+            variables.append(var)
+            values.append(value)
+    if variables:
+        model.solver.SetHint(variables, values)
+
+
 def _run(model: _Model, limit_s: float) -> _Stage:
     """Solve the model as it stands (objective already set) within *limit_s* seconds."""
     solver = model.solver
     solver.SetTimeLimit(max(1, int(limit_s * 1000)))
     params = pywraplp.MPSolverParameters()
-    params.SetDoubleParam(params.RELATIVE_MIP_GAP, MIP_GAP)
+    params.SetDoubleParam(params.RELATIVE_MIP_GAP, model.mip_gap)
     code = solver.Solve(params)
     if code == pywraplp.Solver.INFEASIBLE:
         raise InfeasibleError(_INFEASIBLE)

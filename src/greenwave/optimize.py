@@ -43,6 +43,11 @@ def optimize_corridor(
     period: str = "",
     time_limit_s: float = 30.0,
     two_way: bool = True,
+    center: bool = True,
+    hint_green_out_start_s: Sequence[float] | None = None,
+    node_limit: int | None = None,
+    mip_gap: float | None = None,
+    fast_root: bool = False,
 ) -> TimingPlan:
     """Offsets that maximize the two-way progression band at one cycle and band speed.
 
@@ -52,6 +57,10 @@ def optimize_corridor(
     ratio) or ``equal`` (b = b̄). With ``two_way`` (the default) both bands must exist, as in
     classic MAXBAND; when no two-way band exists the one-way optimum (largest b + b̄) is
     returned instead, whatever the mode, and ``plan.solver["two_way"]`` is False.
+    *center*, *node_limit*, *mip_gap*, *fast_root* and *hint_green_out_start_s* (a warm
+    start, e.g. the green starts of the plan in force) are passed to
+    :func:`greenwave.maxband.solve_maxband`; a re-solve that must be fast turns centring off
+    (it needs a budget of its own) and uses work limits.
     """
     from greenwave.errors import InfeasibleError
     from greenwave.maxband import solve_maxband
@@ -66,16 +75,23 @@ def optimize_corridor(
     elif speed_in_kmh is not None:
         corridor = replace(corridor, speed_in_kmh=speed_in_kmh)
     problem = corridor.band_problem()
+    gap: dict[str, Any] = {"fast_root": fast_root}
+    if mip_gap is not None:
+        gap["mip_gap"] = mip_gap
     try:
         solution = solve_maxband(problem, k=k, mode=mode, time_limit_s=time_limit_s,
-                                 two_way=two_way)
+                                 two_way=two_way, center=center,
+                                 hint_green_out_start_s=hint_green_out_start_s,
+                                 node_limit=node_limit, **gap)
     except InfeasibleError:
         if not two_way:
             raise
         # No two-way band exists: the best one-way plan (largest b + b̄, one of them 0);
         # equal or weighted shares are meaningless without a band in both directions.
         two_way = False
-        solution = solve_maxband(problem, mode="balanced", time_limit_s=time_limit_s)
+        solution = solve_maxband(problem, mode="balanced", time_limit_s=time_limit_s,
+                                 center=center, hint_green_out_start_s=hint_green_out_start_s,
+                                 node_limit=node_limit, **gap)
     return plan_from_offsets(
         corridor,
         solution.green_out_start_s,

@@ -458,7 +458,9 @@ def build_network(
     """Build the corridor's SUMO network in *out_dir*; return (and write) its layout.
 
     Writes ``corridor.nod.xml``, ``corridor.edg.xml``, ``corridor.con.xml``, runs netconvert
-    into ``corridor.net.xml`` and writes ``layout.json``. With *period*, also writes the
+    into ``corridor.net.xml``, writes the detectors of every approach
+    (``detectors.add.xml``, :mod:`greenwave.sumo.detectors`; loaded by the retiming loop, not
+    by the scenario's ``.sumocfg``) and ``layout.json``. With *period*, also writes the
     period's demand ``<period>.rou.xml`` and ``corridor.sumocfg``, which runs it from 0 to the
     period's duration with *seed* (one scenario per folder). The same input gives
     byte-identical files.
@@ -484,6 +486,9 @@ def build_network(
         inbound_name=corridor.inbound_name,
         source_files=sources,
     )
+    from greenwave.sumo.detectors import DETECTOR_FILE, write_detectors
+
+    write_detectors(layout, out / DETECTOR_FILE)
     if period is not None:
         from greenwave.sumo.demand import write_demand, write_sumocfg
 

@@ -1,0 +1,270 @@
+"""Decisions of the retiming loop: three levels, their triggers, the fallback (pure).
+
+Levels, highest first (one decision per evaluation; none while a transition is running or
+within ``cooldown_s`` of the last decision, except a fallback):
+
+* **area** — trigger: an active flow surge or tidal shift, and the corridor's Webster cycle
+  from the measured volumes (the critical intersection's, rounded to ``cycle_step_s``, within
+  the time-of-day range) differs from the cycle in force by at least ``cycle_step_s``.
+  Action: the new cycle, splits from the measured volumes, offsets re-solved.
+* **corridor** — trigger: an active tidal shift, or flow surges on the main road at
+  ``corridor_min_signals`` signals or more. Action: splits from the measured volumes at the
+  cycle in force, offsets and band weights re-solved: MAXBAND weighted by the measured
+  inbound/outbound ratio ``k`` (within [1/``k_max``, ``k_max``]; balanced when k is within
+  0.1 of 1), warm-started from the green starts in force, with work limits (branch-and-bound
+  nodes, root cutting rounds: deterministic) and ``solve_budget_s`` of wall time.
+* **intersection** — trigger: a flow surge or a spillback on an approach of a signal. Action:
+  that signal's splits from its measured volumes, each phase's green moved by at most
+  ``max_split_step_s`` per decision and never below its minimum; its main-road green start
+  (the band) is kept.
+
+Fallback to the time-of-day plan: when the solver fails or exceeds its budget (the whole
+corridor), when more than ``max_failed_share`` of the detectors have failed (the whole
+corridor), or, for one signal, when one of its detectors has failed (its splits return to the
+time-of-day ones). Each is a decision of level ``fallback`` with the reason.
+
+Measured volumes: the design movement volumes of the time-of-day period, scaled per approach by
+measured / design approach flow (a failed approach keeps the design volumes).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+
+from greenwave.corridor import Corridor, Intersection, PeriodDemand, _round_preserving_sum
+from greenwave.errors import GreenwaveError
+from greenwave.plan import TimingPlan, plan_from_offsets
+from greenwave.retiming.transition import SignalProgram
+from greenwave.splits import (
+    _with_greens,
+    demand_splits,
+    min_greens,
+    movement_volumes,
+    webster_cycle,
+)
+
+LEVELS = ("intersection", "corridor", "area", "fallback", "time_of_day")
+
+
+# --------------------------------------------------------------------------------------------
+# plans and programs
+
+
+def plan_programs(plan: TimingPlan, corridor: Corridor) -> dict[str, SignalProgram]:
+    """Each signal's SUMO phases of *plan* as a :class:`SignalProgram` (greens adjustable,
+    minimums from :func:`greenwave.splits.min_greens`); the phases are laid out as
+    :func:`greenwave.sumo.programs.program_phases` lays them out, so the states of the program
+    loaded stay valid and only durations change."""
+    by_id = {i.id: i for i in corridor.intersections}
+    out = {}
+    for s in plan.signals:
+        phases = s.phases or by_id[s.id].phases
+        mins = min_greens(replace(by_id[s.id], phases=phases))
+        durations: list[float] = []
+        green: list[bool] = []
+        minimum: list[float] = []
+        for p, m in zip(phases, mins, strict=True):
+            for d, is_green in ((p.green_s, True), (p.yellow_s, False), (p.all_red_s, False)):
+                if d > 1e-6:  # as greenwave.sumo.programs.program_phases lays them out
+                    durations.append(float(d))
+                    green.append(is_green)
+                    minimum.append(float(m) if is_green else float(d))
+        out[s.id] = SignalProgram(s.id, s.offset_s % plan.cycle_s, tuple(durations),
+                                  tuple(green), tuple(minimum))
+    return out
+
+
+def design_flows(corridor: Corridor, demand: PeriodDemand) -> dict[str, float]:
+    """Design flow of every approach ``<signal>/<leg>`` under *demand* [veh/h]."""
+    out = {}
+    for i in corridor.intersections:
+        cross = demand.cross_major_vph if i.major else demand.cross_minor_vph
+        out[f"{i.id}/out"] = demand.main_out_vph
+        out[f"{i.id}/in"] = demand.main_in_vph
+        out[f"{i.id}/west"] = cross
+        out[f"{i.id}/east"] = cross
+    return out
+
+
+def design_share_in(demand: PeriodDemand) -> float:
+    total = demand.main_in_vph + demand.main_out_vph
+    return demand.main_in_vph / total if total > 0 else 0.5
+
+
+def measured_volumes(corridor: Corridor, demand: PeriodDemand,
+                     flows_vph: Mapping[str, float]) -> dict[str, dict[str, float]]:
+    """Movement volumes scaled per approach by measured / design flow (module doc)."""
+    base = movement_volumes(corridor, demand)
+    design = design_flows(corridor, demand)
+
+    def ratio(approach: str) -> float:
+        f, d = flows_vph.get(approach, math.nan), design[approach]
+        return f / d if math.isfinite(f) and d > 0 else 1.0
+
+    out = {}
+    for i in corridor.intersections:
+        v = dict(base[i.id])
+        for side in ("out", "in"):
+            r = ratio(f"{i.id}/{side}")
+            for m in ("T", "L", "R"):
+                v[f"{side}_{m}"] *= r
+        r = max(ratio(f"{i.id}/west"), ratio(f"{i.id}/east"))
+        for m in ("T", "L", "R"):
+            v[f"cross_{m}"] *= r
+        out[i.id] = v
+    return out
+
+
+def bounded_greens(current: Sequence[float], wanted: Sequence[float],
+                   minimum: Sequence[float], step_s: float) -> list[float]:
+    """*wanted* greens (same sum as *current*) with every change within ±*step_s* and no
+    green below its minimum; what the bound holds back is shared among the phases that can
+    still move the same way."""
+    cur = list(current)
+    want = [max(w, m) for w, m in zip(wanted, minimum, strict=True)]
+    excess = sum(want) - sum(cur)
+    # the minimums may have raised some: take it from the others above their minimum
+    want = _rebalance(want, -excess, minimum, [math.inf] * len(want))
+    out = [c + max(-step_s, min(step_s, w - c)) for c, w in zip(cur, want, strict=True)]
+    lo = [max(m, c - step_s) for c, m in zip(cur, minimum, strict=True)]
+    hi = [c + step_s for c in cur]
+    return _rebalance(out, sum(cur) - sum(out), lo, hi)
+
+
+def _rebalance(values: list[float], amount: float, lo: Sequence[float],
+               hi: Sequence[float]) -> list[float]:
+    out = list(values)
+    for _ in range(len(out) + 1):
+        if abs(amount) < 1e-9:
+            break
+        room = [(h - v) if amount > 0 else (v - lo_) for v, lo_, h in zip(out, lo, hi,
+                                                                          strict=True)]
+        free = [k for k, r in enumerate(room) if r > 1e-9]
+        if not free:
+            break
+        share = amount / len(free)
+        for k in free:
+            move = max(-room[k], min(room[k], share)) if amount > 0 else \
+                -min(room[k], -share)
+            out[k] += move
+            amount -= move
+    total = sum(out)
+    if all(float(v).is_integer() for v in values) and float(round(total, 6)).is_integer():
+        return [float(v) for v in _round_preserving_sum(out, round(total))]
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# decisions
+
+
+@dataclass(frozen=True)
+class Decision:
+    """A new target plan, why, and what the solver did."""
+
+    time_s: float
+    level: str
+    reason: str
+    plan: TimingPlan
+    timed: Corridor
+    alerts: tuple[str, ...] = ()
+    signals: tuple[str, ...] = ()  # the signals whose timing changes
+    solve_ms: float = math.nan
+    cycle_s: float = math.nan
+    k: float = math.nan
+    solver_status: str = ""
+
+
+@dataclass(frozen=True)
+class DecisionRules:
+    cooldown_s: float = 600.0
+    cycle_step_s: float = 10.0
+    corridor_min_signals: int = 3
+    k_max: float = 2.0
+    solve_budget_s: float = 1.0  # wall-time limit of a re-solve (beyond it: fallback)
+    solve_nodes: int = 200  # branch-and-bound nodes per stage: the same plan on every run
+    max_split_step_s: float = 10.0
+    max_failed_share: float = 0.25
+
+
+@dataclass
+class Decider:
+    """Chooses the level and computes the new plan (module doc)."""
+
+    corridor: Corridor  # the spec: phase plans at the design cycle
+    rules: DecisionRules = field(default_factory=DecisionRules)
+
+    def area_cycle(self, volumes: Mapping[str, Mapping[str, float]],
+                   cycle_range_s: tuple[float, float]) -> float:
+        lo, hi = cycle_range_s
+        need = lo
+        for i in self.corridor.intersections:
+            try:
+                need = max(need, webster_cycle(i, volumes[i.id]))
+            except GreenwaveError:
+                need = hi  # oversaturated: the longest cycle of the range
+        step = self.rules.cycle_step_s
+        return float(min(hi, max(lo, step * round(need / step))))
+
+    def splits(self, timed: Corridor, volumes: Mapping[str, Mapping[str, float]],
+               cycle_s: float, only: Sequence[str] | None = None,
+               bounded: bool = False) -> Corridor:
+        base = self.corridor.with_cycle(cycle_s) if not math.isclose(
+            cycle_s, timed.cycle_s or 0.0) else timed
+        new = []
+        for i in base.intersections:
+            if only is not None and i.id not in only:
+                new.append(i)
+                continue
+            wanted = demand_splits(i, volumes[i.id], cycle_s)
+            if bounded:
+                greens = bounded_greens([p.green_s for p in i.phases],
+                                        [p.green_s for p in wanted.phases], min_greens(i),
+                                        self.rules.max_split_step_s)
+                wanted = _with_greens(i, greens)
+            new.append(wanted)
+        return replace(base, intersections=tuple(new), cycle_s=cycle_s)
+
+    def resolve(self, timed: Corridor, hint: TimingPlan | None, k: float, period: str
+                ) -> tuple[TimingPlan, float, str]:
+        """Offsets re-solved (weighted MAXBAND, warm-started): plan, wall ms, status.
+
+        The search is bounded by ``solve_nodes`` (a work limit, so the same inputs give the
+        same plan) and by ``solve_budget_s`` of wall time; raises GreenwaveError on solver
+        trouble, including no solution within the budget.
+        """
+        from greenwave.errors import SolverError
+        from greenwave.optimize import optimize_corridor
+
+        starts = None
+        if hint is not None:
+            scale = (timed.cycle_s or hint.cycle_s) / hint.cycle_s
+            starts = [s.green_out_start_s * scale for s in hint.signals]
+        t0 = time.perf_counter()
+        # near k = 1 weighted MAXBAND is indifferent to the split: balance the bands then
+        mode = "balanced" if abs(k - 1.0) < 0.1 else "weighted"
+        plan = optimize_corridor(timed, mode=mode, k=k, period=period,
+                                 time_limit_s=self.rules.solve_budget_s, center=False,
+                                 hint_green_out_start_s=starts,
+                                 node_limit=self.rules.solve_nodes, fast_root=True)
+        ms = (time.perf_counter() - t0) * 1000.0
+        if ms > 1000.0 * self.rules.solve_budget_s + 500.0:
+            raise SolverError(f"re-solve took {ms:.0f} ms, over the budget of "
+                              f"{self.rules.solve_budget_s * 1000:.0f} ms")
+        return plan, ms, str(plan.solver.get("status", ""))
+
+
+def keep_offsets(timed: Corridor, plan: TimingPlan, period: str) -> TimingPlan:
+    """*plan*'s outbound green starts on the retimed corridor *timed* (same cycle)."""
+    return plan_from_offsets(timed, [s.green_out_start_s for s in plan.signals],
+                             speed_out_kmh=plan.speed_out_kmh, speed_in_kmh=plan.speed_in_kmh,
+                             period=period, program_id=plan.program_id,
+                             solver=dict(plan.solver))
+
+
+def with_intersection(timed: Corridor, new: Intersection) -> Corridor:
+    return replace(timed, intersections=tuple(new if i.id == new.id else i
+                                              for i in timed.intersections))
