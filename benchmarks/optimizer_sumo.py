@@ -13,8 +13,9 @@ Per period, on the same demand and seeds:
   those same programs and the demand expanded into routed vehicles: it sets the offsets only,
   so it is compared with greenwave on equal splits;
 - ``greenwave``: full MAXBAND (cycle range, 50-60 km/h per link, left-turn sequences);
-  with the spec's splits, off-peak in 100-140 s, AM peak in 140-180 s (splits from demand
-  starve the cross streets in SUMO at these cycles: see benchmarks/README.md);
+  with the spec's splits, off-peak in 100-140 s (balanced bands), AM peak in 140-180 s
+  (weighted, MAXBAND's k = inbound/outbound volume of the tidal peak); splits from demand
+  starve the cross streets in SUMO at these cycles (see benchmarks/README.md);
 - ``refined``: the band plan's offsets refined on the platoon-dispersion delay model
   (greenwave.refine, keeping 80 % of the two-way band).
 """
@@ -32,14 +33,15 @@ import pandas as pd
 from greenwave import load_corridor, workflow
 from greenwave._io import atomic_write_text
 from greenwave.metrics import pool_seeds
-from greenwave.optimize import optimize_progression
+from greenwave.optimize import directional_ratio, optimize_progression
 from greenwave.refine import evaluate_plan, refine_offsets
 from greenwave.sumo.baselines import tls_coordinator
 
 HERE = Path(__file__).resolve().parent
 SETTINGS = {
     "offpeak": {"cycle_range_s": (100.0, 140.0), "splits": "spec"},
-    "am_peak": {"cycle_range_s": (140.0, 180.0), "splits": "spec"},
+    "am_peak": {"cycle_range_s": (140.0, 180.0), "splits": "spec", "mode": "weighted",
+                "k": "demand"},
 }
 
 
@@ -59,9 +61,12 @@ def main() -> int:
             scenario = workflow.build_scenario(corridor, out / "sumo", period=period,
                                                progress=workflow.stderr_progress)
             t0 = time.perf_counter()
+            settings = dict(SETTINGS[period])
+            if settings.get("k") == "demand":  # MAXBAND's k: inbound / outbound volume
+                settings["k"] = directional_ratio(corridor, period)
             band = optimize_progression(corridor, speed_range_kmh=(50.0, 60.0),
                                         sequences=True, period=period,
-                                        **SETTINGS[period])  # type: ignore[arg-type]
+                                        **settings)  # type: ignore[arg-type]
             band_s = time.perf_counter() - t0
             t0 = time.perf_counter()
             refined, report = refine_offsets(band, corridor, period, keep_band=0.8)

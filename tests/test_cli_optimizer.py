@@ -79,3 +79,22 @@ def test_unknown_period_in_the_list(tmp_path: Path) -> None:
               cwd=tmp_path)
     assert res.returncode == 2 and "nosuch" in res.stderr
     assert not (tmp_path / "out").exists() and not (tmp_path / "sumo_configs").exists()
+
+
+def test_k_from_the_periods_volumes(tmp_path: Path) -> None:
+    res = run("optimize", "ganjiang", "--period", "am_peak", "--mode", "weighted", "--k",
+              "demand", "--cycle-range-s", "140", "140", "--speed-range-kmh", "55", "55",
+              "--no-sequences", "--out", "out", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    plan = json.loads((tmp_path / "out" / "plan.json").read_text())
+    # the spec's AM peak: 1,800 veh/h inbound (northbound), 1,150 veh/h outbound
+    assert plan["solver"]["k"] == pytest.approx(1800.0 / 1150.0)
+    assert plan["bandwidth_in_s"] >= plan["bandwidth_out_s"]  # the heavier direction
+
+
+def test_k_demand_needs_demand(tmp_path: Path) -> None:
+    (tmp_path / "c.csv").write_text(CSV)
+    res = run("optimize", "c.csv", "--cycle-s", "60", "--speed-kmh", "36", "--mode",
+              "weighted", "--k", "demand", "--out", "out", cwd=tmp_path)
+    assert res.returncode == 2 and "--k demand needs demand periods" in res.stderr
+    assert not (tmp_path / "out").exists()

@@ -66,7 +66,9 @@ def _speed(text: str) -> float:
     return _in_range("speed_kmh", text)
 
 
-def _weight(text: str) -> float:
+def _weight(text: str) -> float | str:
+    if text == "demand":
+        return text
     value = _number(text, strict=False)
     if value > 100:
         raise argparse.ArgumentTypeError(f"expected a weight from 0 to 100, found {text!r}")
@@ -119,7 +121,8 @@ def _add_optimize_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--mode", default="balanced", choices=["balanced", "weighted", "equal"],
                    help="band objective (default: balanced = largest total, then even)")
     p.add_argument("--k", type=_weight, default=1.0,
-                   help="inbound/outbound weight for --mode weighted or equal, 0 to 100")
+                   help="inbound/outbound weight for --mode weighted or equal, 0 to 100, or "
+                   "'demand': the period's inbound/outbound main-street volume ratio")
     full = p.add_argument_group(
         "full MAXBAND (any of these switches it on: the cycle, progression speeds and "
         "left-turn sequences become decisions)")
@@ -436,6 +439,13 @@ def cmd_optimize(args: argparse.Namespace) -> int:
     if args.zones and (args.periods or args.method != "maxband"):
         raise InputError("--zones works on one period with --method maxband",
                          field="--zones")
+    if args.k == "demand" and args.periods is None:
+        if not corridor.demand:
+            raise InputError("--k demand needs demand periods (a TOML spec)",
+                             file=corridor.source or None, field="--k", value="demand")
+        from greenwave.optimize import directional_ratio
+
+        args.k = directional_ratio(corridor, _select_period(corridor, args.period))
     if args.periods is not None:
         names = _period_list(corridor, args.periods)
         plans = _day_plans(corridor, names, args)

@@ -311,6 +311,15 @@ def optimize_progression(
     )
 
 
+def directional_ratio(corridor: Corridor, period: str) -> float:
+    """MAXBAND's ``k``: the period's inbound over outbound main-street volume [-]."""
+    demand = corridor.period(period)
+    if demand.main_out_vph <= 0:
+        raise InputError(f"period {period}: no outbound volume, the ratio k is undefined",
+                         file=corridor.source or None, field="main_out_vph", value=0.0)
+    return demand.main_in_vph / demand.main_out_vph
+
+
 def multiband_weights(corridor: Corridor, period: str, p: float
                       ) -> tuple[list[float], list[float], list[float]]:
     """MULTIBAND's link weights ``a_j = (V_j / S_j)^p`` and ratios ``k_j = V̄_j / V_j``.
@@ -511,7 +520,9 @@ def optimize_day(
         cycle_ranges_s: per-period cycle range (default: the spec's ``cycle_range_s``).
         splits: as :func:`optimize_progression` (default ``demand``: each period's own
             Webster/HCM splits, which is what makes the plans differ).
-        options: passed to :func:`optimize_progression` (speed ranges, sequences, method, ...).
+        options: passed to :func:`optimize_progression` (speed ranges, sequences, method, ...);
+            ``k="demand"`` takes each period's inbound/outbound volume ratio
+            (:func:`directional_ratio`).
 
     Raises:
         InputError: unknown policy or period, or a corridor without demand.
@@ -535,8 +546,11 @@ def optimize_day(
     method = options.get("method", "maxband")
 
     def plan(name: str, rng: tuple[float, float]) -> TimingPlan:
+        opts = dict(options)
+        if opts.get("k") == "demand":  # each period its own directional ratio
+            opts["k"] = directional_ratio(corridor, name)
         return optimize_progression(corridor, cycle_range_s=rng, period=name, splits=splits,
-                                    **options)
+                                    **opts)
 
     def score(p: TimingPlan) -> float:
         if method == "multiband":  # mean link band over the cycle
