@@ -77,7 +77,7 @@ def test_bad_options_exit_2(tmp_path: Path, extra: list[str], needle: str) -> No
 def test_unknown_period_in_the_list(tmp_path: Path) -> None:
     res = run("optimize", "ganjiang", "--periods", "offpeak,nosuch", "--out", "out",
               cwd=tmp_path)
-    assert res.returncode == 2 and "nosuch" in res.stderr
+    assert res.returncode == 2 and "nosuch" in res.stderr and "'--periods'" in res.stderr
     assert not (tmp_path / "out").exists() and not (tmp_path / "sumo_configs").exists()
 
 

@@ -490,7 +490,7 @@ def _period_list(corridor: Corridor, text: str) -> list[str]:
         return names
     wanted = [t.strip() for t in text.split(",") if t.strip()]
     for w in wanted:
-        _select_period(corridor, w)
+        _select_period(corridor, w, option="--periods")
     if not wanted or len(set(wanted)) != len(wanted):
         raise InputError(f"--periods: expected distinct period names or 'all', found {text!r}",
                          field="--periods", value=text)
@@ -566,7 +566,7 @@ def _wants_full(args: argparse.Namespace) -> bool:
 
 
 def _select_period(corridor: Corridor, requested: str | None, *,
-                   default: str | None = None) -> str:
+                   default: str | None = None, option: str = "--period") -> str:
     """The demand period to use: ``--period`` (checked against the corridor's periods),
     else *default*, else the corridor's default period ("" for a corridor without demand)."""
     names = [p.name for p in corridor.demand]
@@ -575,10 +575,10 @@ def _select_period(corridor: Corridor, requested: str | None, *,
     if not names:
         raise InputError(f"the corridor has no demand periods (a CSV corridor has none; they "
                          f"come from a TOML spec), found {requested!r}",
-                         file=corridor.source or None, field="--period", value=requested)
+                         file=corridor.source or None, field=option, value=requested)
     if requested not in names:
         raise InputError(f"unknown period {requested!r}; {corridor.name} defines: "
-                         f"{', '.join(names)}", field="--period", value=requested)
+                         f"{', '.join(names)}", field=option, value=requested)
     return requested
 
 
