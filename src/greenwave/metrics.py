@@ -99,20 +99,7 @@ def through_trip_metrics(
     rows = []
     for direction, (from_edge, to_edge) in through.items():
         chosen = trips[finished & (first == from_edge) & (last == to_edge)]
-        n = len(chosen)
-        halts = chosen["waitingCount"]
-        rows.append(
-            {
-                "method": method,
-                "period": period,
-                "direction": direction,
-                "trips": n,
-                "travel_time_s": float(chosen["duration"].mean()) if n else math.nan,
-                "delay_s": float(chosen["timeLoss"].mean()) if n else math.nan,
-                "stops_per_trip": float(halts.mean()) if n else math.nan,
-                "pass_without_stop_rate": float((halts == 0).mean()) if n else math.nan,
-            }
-        )
+        rows.append(_trip_row(chosen, method, period, direction))
     table = pd.DataFrame(rows, columns=list(METRIC_COLUMNS))
     return table.astype({"trips": "int64"})
 
@@ -148,23 +135,31 @@ def selected_trip_metrics(
     rows = []
     for direction, chosen_ids in selected.items():
         chosen = finished[ids.isin(set(chosen_ids))]
-        n = len(chosen)
-        halts = chosen["waitingCount"]
         section = [float(chosen_ids[v]) for v in chosen["id"].astype(str)]
         section = [t for t in section if math.isfinite(t)]
         rows.append({
-            "method": method,
-            "period": period,
-            "direction": direction,
-            "trips": n,
-            "travel_time_s": float(chosen["duration"].mean()) if n else math.nan,
-            "delay_s": float(chosen["timeLoss"].mean()) if n else math.nan,
-            "stops_per_trip": float(halts.mean()) if n else math.nan,
-            "pass_without_stop_rate": float((halts == 0).mean()) if n else math.nan,
+            **_trip_row(chosen, method, period, direction),
             "corridor_time_s": sum(section) / len(section) if section else math.nan,
         })
     columns = [*METRIC_COLUMNS, "corridor_time_s"]
     return pd.DataFrame(rows, columns=columns).astype({"trips": "int64"})
+
+
+def _trip_row(chosen: pd.DataFrame, method: str, period: str,
+              direction: str) -> dict[str, Any]:
+    """One metrics.csv row of the *chosen* trips (SUMO tripinfo columns)."""
+    n = len(chosen)
+    halts = chosen["waitingCount"]
+    return {
+        "method": method,
+        "period": period,
+        "direction": direction,
+        "trips": n,
+        "travel_time_s": float(chosen["duration"].mean()) if n else math.nan,
+        "delay_s": float(chosen["timeLoss"].mean()) if n else math.nan,
+        "stops_per_trip": float(halts.mean()) if n else math.nan,
+        "pass_without_stop_rate": float((halts == 0).mean()) if n else math.nan,
+    }
 
 
 def _trip_edges(trips: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
