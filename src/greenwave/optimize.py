@@ -234,7 +234,15 @@ def optimize_progression(
                              value=len(queues))
 
     def problem(lo: float, hi: float) -> ProgressionProblem:
-        signals = _progression_signals(retime, lo, hi, sequences, queues)
+        try:
+            signals = _progression_signals(retime, lo, hi, sequences, queues)
+        except InputError as exc:
+            if exc.field != "cycle_s":
+                raise
+            # the cycle came from the range asked for, not from the spec: say so
+            text = str(exc).split("field 'cycle_s': ", 1)[-1]
+            raise InputError(f"{text} (cycle range {c_lo:g}-{c_hi:g} s)",
+                             field="cycle_range_s", value=(c_lo, c_hi)) from None
         links = len(signals) - 1
         return ProgressionProblem(signals, (lo, hi), (s_out,) * links, (s_in,) * links, change)
 
