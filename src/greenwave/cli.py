@@ -302,6 +302,10 @@ def build_parser() -> argparse.ArgumentParser:
                    ".sumocfg's, else begin + 3600)")
     p.add_argument("--cycle-s", type=_cycle, help="common cycle [s] (default: the cycle most "
                    "signals run); other signals' green phases are retimed to it")
+    p.add_argument("--keep-own-cycle", action=argparse.BooleanOptionalAction, default=False,
+                   help="leave signals whose own cycle differs from the common cycle out of "
+                   "coordination: they keep their original program, the band is optimized "
+                   "over the others")
     p.add_argument("--speed-kmh", type=_speed, help="band speed [km/h] (default: the route's "
                    "free-flow speed)")
     p.add_argument("--speed-in-kmh", type=_speed, help="inbound band speed [km/h]")
@@ -759,7 +763,9 @@ def cmd_evaluate_net(args: argparse.Namespace) -> int:
     say(f"[2/4] coordinating {len(imported.signals)} signals (MAXBAND MILP)")
     net_plan = coordinate(imported, cycle_s=args.cycle_s, speed_kmh=args.speed_kmh,
                           speed_in_kmh=args.speed_in_kmh, mode=args.mode,
-                          period=demand.period)
+                          period=demand.period, keep_own_cycle=args.keep_own_cycle)
+    for e in net_plan.retimed.excluded:
+        say(f"      not coordinated: {e.tls_id}: {e.reason}")
     plan = net_plan.plan
     corridor = net_plan.retimed.corridor
     out = Path(args.out)
