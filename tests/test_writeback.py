@@ -357,3 +357,23 @@ def test_ingolstadt7_import_net_and_common_cycle(ingolstadt: Path, tmp_path: Pat
     for s in rc.signals:
         if s is not big:
             assert s.phases == s.signal.phases  # the 90 s signals keep their durations
+
+
+def test_evaluate_net_keeps_own_cycles_by_default(arterial: Path, tmp_path: Path) -> None:
+    routes = tmp_path / "d.rou.xml"
+    root = ET.Element("routes")
+    ET.SubElement(root, "flow", id="east", begin="0", end="300", vehsPerHour="400",
+                  **{"from": "WA", "to": "C2E"})
+    ET.ElementTree(root).write(routes)
+    common = ("evaluate-net", str(arterial), "--route", " ".join(MAIN_ROUTE), "--demand",
+              str(routes), "--end", "300", "--cycle-s", "60", "--seeds", "1",
+              "--baselines", "original")
+    written = {}
+    for flag in ("", "--no-keep-own-cycle"):
+        out = f"o{flag}"
+        r = run(*common, *([flag] if flag else []), "--out", out, cwd=tmp_path)
+        assert r.returncode == 0, r.stderr
+        assert ("not coordinated: C: own cycle 70 s" in r.stderr) == (not flag)
+        add = ET.parse(tmp_path / out / "greenwave.add.xml").getroot()
+        written[flag] = [el.get("id") for el in add.iter("tlLogic")]
+    assert written == {"": ["A", "B"], "--no-keep-own-cycle": ["A", "B", "C"]}
