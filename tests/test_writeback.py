@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from greenwave.errors import InfeasibleError
+from greenwave.errors import InfeasibleError, InputError
 from greenwave.netscenario import (
     CorridorPath,
     NetDemand,
@@ -31,8 +31,10 @@ from greenwave.sumo.writeback import (
     check_retimed,
     choose_cycle,
     net_programs,
+    own_cycle_exclusions,
     retime_corridor,
     retime_signal,
+    timing_sheet,
     write_net_programs,
 )
 from test_importnet import ARTERIAL_PROGRAMS, MAIN_ROUTE, V50, V60, Edge, Link, Node, build_net
@@ -190,6 +192,38 @@ def test_written_programs_run_in_sumo_as_planned(arterial: Path, tmp_path: Path)
     assert [ln for ln in after if ln not in before] == []
 
 
+def test_keep_own_cycle_leaves_other_cycles_out(arterial: Path, tmp_path: Path) -> None:
+    libsumo = pytest.importorskip("libsumo")
+    ic = import_corridor(arterial, route=MAIN_ROUTE)
+    assert own_cycle_exclusions(ic, 70.0)[0].tls_id == "A"
+    all_in = retime_corridor(ic, 60.0)
+    assert all_in.excluded == () and len(all_in.signals) == 3
+    plan = coordinate(ic, cycle_s=60.0, keep_own_cycle=True)
+    rc = plan.retimed
+    assert [e.tls_id for e in rc.excluded] == ["C"]  # C runs 70 s, the common cycle is 60 s
+    assert "own cycle 70 s differs from the common cycle 60 s" in rc.excluded[0].reason
+    assert [r.signal.tls_id for r in rc.signals] == ["A", "B"]
+    assert rc.corridor.ids == tuple(i.id for i in ic.corridor.intersections[:2])
+    assert [s.id for s in plan.plan.signals] == list(rc.corridor.ids)
+    assert [p.tls_id for p in plan.programs] == ["A", "B"]
+    assert "not coordinated: C" in timing_sheet(rc, plan.programs)
+    add, _ = write_net_programs(rc, plan.programs, tmp_path / "gw.add.xml")
+    written = [el.get("id") for el in ET.parse(add).getroot().iter("tlLogic")]
+    assert written == ["A", "B"]
+    with pytest.raises(InputError, match="only 1 signal"):
+        retime_corridor(ic, 70.0, keep_own_cycle=True)
+    libsumo.start(["sumo", "-n", str(arterial), "-a", str(add), "--no-step-log", "true"])
+    try:
+        tl = libsumo.trafficlight
+        progs = {t: tl.getProgram(t) for t in ("A", "B", "C")}
+        c_cycle = sum(p.duration for p in
+                      tl.getCompleteRedYellowGreenDefinition("C")[0].phases)
+    finally:
+        libsumo.close()
+    assert progs == {"A": "greenwave", "B": "greenwave", "C": ic.signals[2].program_id}
+    assert c_cycle == pytest.approx(70.0)  # untouched: its own program at its own cycle
+
+
 # --------------------------------------------------------------------------------------------
 # corridor trips
 
@@ -323,3 +357,23 @@ def test_ingolstadt7_import_net_and_common_cycle(ingolstadt: Path, tmp_path: Pat
     for s in rc.signals:
         if s is not big:
             assert s.phases == s.signal.phases  # the 90 s signals keep their durations
+
+
+def test_evaluate_net_keeps_own_cycles_by_default(arterial: Path, tmp_path: Path) -> None:
+    routes = tmp_path / "d.rou.xml"
+    root = ET.Element("routes")
+    ET.SubElement(root, "flow", id="east", begin="0", end="300", vehsPerHour="400",
+                  **{"from": "WA", "to": "C2E"})
+    ET.ElementTree(root).write(routes)
+    common = ("evaluate-net", str(arterial), "--route", " ".join(MAIN_ROUTE), "--demand",
+              str(routes), "--end", "300", "--cycle-s", "60", "--seeds", "1",
+              "--baselines", "original")
+    written = {}
+    for flag in ("", "--no-keep-own-cycle"):
+        out = f"o{flag}"
+        r = run(*common, *([flag] if flag else []), "--out", out, cwd=tmp_path)
+        assert r.returncode == 0, r.stderr
+        assert ("not coordinated: C: own cycle 70 s" in r.stderr) == (not flag)
+        add = ET.parse(tmp_path / out / "greenwave.add.xml").getroot()
+        written[flag] = [el.get("id") for el in add.iter("tlLogic")]
+    assert written == {"": ["A", "B"], "--no-keep-own-cycle": ["A", "B", "C"]}

@@ -302,6 +302,11 @@ def build_parser() -> argparse.ArgumentParser:
                    ".sumocfg's, else begin + 3600)")
     p.add_argument("--cycle-s", type=_cycle, help="common cycle [s] (default: the cycle most "
                    "signals run); other signals' green phases are retimed to it")
+    p.add_argument("--keep-own-cycle", action=argparse.BooleanOptionalAction, default=None,
+                   help="leave signals whose own cycle differs from the common cycle out of "
+                   "coordination: they keep their original program, the band is optimized "
+                   "over the others (default: on when at least two signals run the common "
+                   "cycle; --no-keep-own-cycle retimes every signal to it)")
     p.add_argument("--speed-kmh", type=_speed, help="band speed [km/h] (default: the route's "
                    "free-flow speed)")
     p.add_argument("--speed-in-kmh", type=_speed, help="inbound band speed [km/h]")
@@ -730,7 +735,12 @@ def cmd_evaluate_net(args: argparse.Namespace) -> int:
     from greenwave.metrics import format_comparison, format_table, pool_seeds, write_metrics_csv
     from greenwave.netscenario import NetDemand, coordinate, evaluate_net, read_sumocfg, wins
     from greenwave.sumo.importnet import explain, write_corridor_spec
-    from greenwave.sumo.writeback import timing_sheet, write_net_programs
+    from greenwave.sumo.writeback import (
+        choose_cycle,
+        own_cycle_exclusions,
+        timing_sheet,
+        write_net_programs,
+    )
 
     say = workflow.stderr_progress
     t0 = time.perf_counter()
@@ -757,9 +767,15 @@ def cmd_evaluate_net(args: argparse.Namespace) -> int:
     say(f"[1/4] importing the corridor from {demand.net_file}")
     imported = _import(args, demand.net_file)
     say(f"[2/4] coordinating {len(imported.signals)} signals (MAXBAND MILP)")
+    keep = args.keep_own_cycle
+    if keep is None:  # auto: keep own cycles unless fewer than two signals would be left
+        cycle = choose_cycle(imported) if args.cycle_s is None else args.cycle_s
+        keep = len(imported.signals) - len(own_cycle_exclusions(imported, cycle)) >= 2
     net_plan = coordinate(imported, cycle_s=args.cycle_s, speed_kmh=args.speed_kmh,
                           speed_in_kmh=args.speed_in_kmh, mode=args.mode,
-                          period=demand.period)
+                          period=demand.period, keep_own_cycle=keep)
+    for e in net_plan.retimed.excluded:
+        say(f"      not coordinated: {e.tls_id}: {e.reason}")
     plan = net_plan.plan
     corridor = net_plan.retimed.corridor
     out = Path(args.out)

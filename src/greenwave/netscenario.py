@@ -223,12 +223,18 @@ def coordinate(
     k: float = 1.0,
     period: str = "",
     program_id: str = "greenwave",
+    keep_own_cycle: bool = False,
 ) -> NetPlan:
-    """MAXBAND offsets for *imported* at one common cycle, and the programs that run them."""
+    """MAXBAND offsets for *imported* at one common cycle, and the programs that run them.
+
+    With *keep_own_cycle* the signals whose own cycle differs from the common one keep their
+    original program and the band is optimized over the others
+    (:func:`~greenwave.sumo.writeback.retime_corridor`; ``retimed.excluded`` lists them).
+    """
     from greenwave.optimize import optimize_corridor
     from greenwave.sumo.writeback import net_programs, retime_corridor
 
-    retimed = retime_corridor(imported, cycle_s)
+    retimed = retime_corridor(imported, cycle_s, keep_own_cycle=keep_own_cycle)
     plan = optimize_corridor(retimed.corridor, speed_kmh=speed_kmh, speed_in_kmh=speed_in_kmh,
                              mode=mode, k=k, period=period)
     programs = net_programs(retimed, plan, program_id=program_id)

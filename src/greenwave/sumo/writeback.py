@@ -28,7 +28,19 @@ green again when a protected turn follows) are inherited, not introduced: they a
 notes and do not block the write.
 
 Double cycling (a short-cycle cluster running two cycles in one common cycle) is not modelled:
-every signal runs the one common cycle.
+every coordinated signal runs the one common cycle.
+
+**Keeping a signal's own cycle** (``keep_own_cycle``). Stretching a busy signal to a longer
+common cycle can jam it (on ingolstadt7 the 65 s cluster ``cluster_306484187_…`` at 90 s).
+With ``keep_own_cycle`` every signal whose own cycle differs from the common cycle is left out
+of coordination: it keeps its original program untouched (no ``<tlLogic>`` is written for it,
+so the net's own program runs) and is listed in :attr:`RetimedCorridor.excluded` with the
+reason. The optimizer sees *one* corridor of the coordinated signals only, the excluded ones
+removed (positions kept): the band runs through the gap as if the excluded signal were not
+there. That is simpler than splitting into zones at each excluded signal and no less correct
+(an excluded signal runs another cycle, so no band is synchronous with it either way; one
+corridor still gives the links across the gap a progression). At least two signals must stay
+coordinated.
 """
 
 from __future__ import annotations
@@ -84,13 +96,28 @@ class RetimedSignal:
 
 
 @dataclass(frozen=True)
+class ExcludedSignal:
+    """A signal left out of coordination: it keeps its original program."""
+
+    tls_id: str
+    intersection_id: str
+    cycle_s: float
+    reason: str
+
+
+@dataclass(frozen=True)
 class RetimedCorridor:
-    """An imported corridor at one common cycle: what the optimizer and write-back share."""
+    """An imported corridor at one common cycle: what the optimizer and write-back share.
+
+    *signals* and *corridor* hold the coordinated signals only (all of them unless some are
+    *excluded*, see the module doc).
+    """
 
     imported: ImportedCorridor
     cycle_s: float
     signals: tuple[RetimedSignal, ...]
     corridor: Corridor  # the corridor the optimizer sees (windows of the retimed programs)
+    excluded: tuple[ExcludedSignal, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -196,18 +223,40 @@ def _stretch(signal: ImportedSignal, cycle_s: float, durations: list[float],
     return out
 
 
+def own_cycle_exclusions(imported: ImportedCorridor, cycle_s: float) -> tuple[ExcludedSignal, ...]:
+    """The signals whose own cycle differs from *cycle_s* (left out with ``keep_own_cycle``)."""
+    return tuple(
+        ExcludedSignal(tls_id=s.tls_id, intersection_id=i.id, cycle_s=s.cycle_s,
+                       reason=f"own cycle {_num(s.cycle_s)} s differs from the common cycle "
+                              f"{_num(cycle_s)} s; keeps its original program "
+                              f"{s.program_id!r}")
+        for s, i in zip(imported.signals, imported.corridor.intersections, strict=True)
+        if not math.isclose(s.cycle_s, cycle_s, abs_tol=_EPS)
+    )
+
+
 def retime_corridor(imported: ImportedCorridor, cycle_s: float | None = None, *,
-                    min_green_s: float = DEFAULT_MIN_GREEN_S) -> RetimedCorridor:
+                    min_green_s: float = DEFAULT_MIN_GREEN_S,
+                    keep_own_cycle: bool = False) -> RetimedCorridor:
     """Every signal of *imported* at one common cycle (default :func:`choose_cycle`), and the
     corridor of the retimed windows for the optimizer.
 
-    Refuses what :func:`~greenwave.sumo.importnet.coordinated_corridor` refuses (a through
-    movement that is never green, a missing inbound) and a retimed signal whose through
-    movement loses its green.
+    With *keep_own_cycle* the signals of another cycle are left out (module doc,
+    :func:`own_cycle_exclusions`); at least two must stay. Refuses what
+    :func:`~greenwave.sumo.importnet.coordinated_corridor` refuses (a through movement that is
+    never green, a missing inbound) and a retimed signal whose through movement loses its green.
     """
     base = coordinated_corridor(imported)
     cycle = choose_cycle(imported) if cycle_s is None else float(cycle_s)
-    signals = tuple(retime_signal(s, cycle, min_green_s=min_green_s) for s in imported.signals)
+    excluded = own_cycle_exclusions(imported, cycle) if keep_own_cycle else ()
+    gone = {e.tls_id for e in excluded}
+    kept = [k for k, s in enumerate(imported.signals) if s.tls_id not in gone]
+    if len(kept) < 2:
+        raise InputError(f"only {len(kept)} signal(s) run the common cycle {cycle:g} s; "
+                         "coordination needs at least two (choose another --cycle-s or "
+                         "do not keep own cycles)", field="keep_own_cycle", value=cycle)
+    signals = tuple(retime_signal(imported.signals[k], cycle, min_green_s=min_green_s)
+                    for k in kept)
     for r in signals:
         if r.green_out_s <= 0 or r.green_in_s <= 0:
             raise InfeasibleError(f"signal {r.signal.tls_id}: at {cycle:g} s a through "
@@ -216,11 +265,11 @@ def retime_corridor(imported: ImportedCorridor, cycle_s: float | None = None, *,
         Intersection(id=i.id, name=i.name, position_m=i.position_m, green_out_s=r.green_out_s,
                      green_in_s=r.green_in_s, inbound_shift_s=r.inbound_shift_s,
                      out_green_start_s=r.out_green_start_s)
-        for i, r in zip(base.intersections, signals, strict=True)
+        for i, r in zip([base.intersections[k] for k in kept], signals, strict=True)
     )
     corridor = replace(base, intersections=intersections, cycle_s=cycle)
     return RetimedCorridor(imported=imported, cycle_s=cycle, signals=signals,
-                           corridor=corridor)
+                           corridor=corridor, excluded=excluded)
 
 
 # --------------------------------------------------------------------------------------------
@@ -371,6 +420,7 @@ def timing_sheet(retimed: RetimedCorridor, programs: Sequence[NetProgram] = ()) 
     widths = [max(len(row[j]) for row in rows) for j in range(len(rows[0]))]
     lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip()
               for row in rows]
+    lines += [f"not coordinated: {e.tls_id}: {e.reason}" for e in retimed.excluded]
     return "\n".join(lines)
 
 
