@@ -577,15 +577,10 @@ def optimize_day(
                                   "is impossible: " + ", ".join(
                                       f"{n} {r[0]:g}-{r[1]:g} s" for n, r in ranges.items()))
         candidates = sorted({min(max(p.cycle_s, lo), hi) for p in own.values()})
-        best: dict[str, TimingPlan] | None = None
-        for c in candidates:
-            trial = {n: (own[n] if math.isclose(own[n].cycle_s, c) else plan(n, (c, c)))
-                     for n in names}
-            if best is None or sum(map(score, trial.values())) > sum(map(score,
-                                                                          best.values())) + 1e-12:
-                best = trial
-        assert best is not None  # candidates is never empty
-        return best
+        trials = [{n: (own[n] if math.isclose(own[n].cycle_s, c) else plan(n, (c, c)))
+                   for n in names} for c in candidates]
+        # the largest summed objective; the shortest cycle on ties (candidates are sorted)
+        return max(trials, key=lambda t: round(sum(map(score, t.values())), 12))
     base = own[names[0]].cycle_s
     out = {names[0]: own[names[0]]}
     for n in names[1:]:

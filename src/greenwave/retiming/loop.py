@@ -383,6 +383,12 @@ class RetimingLoop:
 
     # ----------------------------------------------------------------------------------------
 
+    def _current_tod(self) -> TodPlan:
+        """The time-of-day plan in force (step() sets it before any decision)."""
+        if self.tod is None:
+            raise RuntimeError("no time-of-day plan in force yet: step() sets it first")
+        return self.tod
+
     def _flows(self) -> dict[str, float]:
         flows = {k: f.flow_vph
                  for k, f in self.detector.window.approaches(exclude=self.detector.failed).items()}
@@ -390,8 +396,7 @@ class RetimingLoop:
         return flows
 
     def _decide(self, t: float) -> Decision | None:
-        tod = self.tod
-        assert tod is not None  # set by step() before
+        tod = self._current_tod()
         failed = dict(self.detector.failed)
         failed_signals = sorted({self.detector.specs[d].signal for d in failed
                                  if d in self.detector.specs})
@@ -453,16 +458,14 @@ class RetimingLoop:
         except GreenwaveError as exc:
             self.log.write("no_decision", t, level=level, reason=str(exc))
             return None
-        tod = self.tod
-        assert tod is not None
+        tod = self._current_tod()
         plan = keep_offsets(timed, self.plan, tod.demand.name)
         return Decision(t, level, reason, plan, timed, tuple(self.unserved), tuple(signals))
 
     def _resolve(self, t: float, level: str, reason: str,
                  volumes: Mapping[str, Mapping[str, float]], cycle: float,
                  flows: Mapping[str, float]) -> Decision:
-        tod = self.tod
-        assert tod is not None
+        tod = self._current_tod()
         share = self.external_share
         if share is None:
             share = AlertDetector.share_in(self.detector.window.approaches(
