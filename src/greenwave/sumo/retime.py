@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-import os
 import tempfile
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -179,26 +178,9 @@ class SumoController:
 
 @contextlib.contextmanager
 def connect(args: list[str], log: Path, *, gui: bool = False) -> Iterator[tuple[Any, str]]:
-    """A started simulation: libsumo when it is free in this process (batch), else traci
-    (always with *gui*, which runs sumo-gui)."""
-    if not gui:
-        from greenwave.sumo.safety import _connection
-
-        with _connection(args, log) as pair:
-            yield pair
-        return
-    import traci
-
-    args = [str(binary("sumo-gui")), *args[1:], "--start", "--quit-on-end"]
-    name = f"greenwave-retime-{os.getpid()}-{next(simulate._TRACI_LABELS)}"
-    with open(log, "ab") as out:
-        traci.start(args, port=traci.getFreeSocketPort(), label=name, stdout=out)
-    conn = traci.getConnection(name)
-    try:
-        yield conn, "traci"
-    finally:
-        with contextlib.suppress(Exception):
-            conn.close()
+    """A started simulation for the loop (:func:`greenwave.sumo.simulate.connect`)."""
+    with simulate.connect(args, log, gui=gui, label="retime") as pair:
+        yield pair
 
 
 def sumo_args(net: Path, routes: Sequence[Path], additionals: Sequence[Path], *, begin_s: float,

@@ -41,11 +41,10 @@ from __future__ import annotations
 
 import contextlib
 import enum
-import importlib
 import math
 import os
 import tempfile
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -485,7 +484,7 @@ def observe(
         else:
             log = Path(log_file)
         try:
-            with _connection(args, log) as (conn, backend):
+            with simulate.connect(args, log, label="safety") as (conn, backend):
                 monitor = SafetyMonitor(thresholds, step_s=conn.simulation.getDeltaT(),
                                         record_runs=record_runs)
                 reader = SignalStates(conn, tls_ids if tls_ids is not None
@@ -514,35 +513,6 @@ def _sumo_errors() -> tuple[type[BaseException], ...]:
 
 
 
-@contextlib.contextmanager
-def _connection(args: list[str], log: Path) -> Iterator[tuple[Any, str]]:
-    """A started simulation: libsumo when it is free in this process, else traci."""
-    lib: Any = None
-    with contextlib.suppress(ImportError):
-        lib = importlib.import_module("libsumo")
-    if lib is not None and simulate._LIBSUMO_LOCK.acquire(blocking=False):
-        try:
-            if not lib.simulation.isLoaded():
-                # SUMO writes its messages straight to the file descriptors
-                with simulate._redirect_output(log):
-                    lib.start(args)
-                    try:
-                        yield lib, "libsumo"
-                    finally:
-                        lib.close()
-                return
-        finally:
-            simulate._LIBSUMO_LOCK.release()
-    import traci
-
-    name = f"greenwave-safety-{os.getpid()}-{next(simulate._TRACI_LABELS)}"
-    with open(log, "ab") as out:
-        traci.start(args, port=traci.getFreeSocketPort(), label=name, stdout=out)
-    conn = traci.getConnection(name)
-    try:
-        yield conn, "traci"
-    finally:
-        conn.close()
 
 
 # --------------------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ be imported; both give the same trips for the same inputs and seed.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import itertools
 import math
 import os
@@ -398,6 +399,47 @@ def _run_traci(args: list[str], end_s: float, log_file: Path, *, label: str) -> 
             with contextlib.suppress(Exception):
                 traci.getConnection(name).close()
             raise SimulationError(_failure_message(label, str(exc), log_file)) from exc
+
+
+@contextlib.contextmanager
+def connect(args: list[str], log: Path, *, gui: bool = False,
+            label: str = "run") -> Iterator[tuple[Any, str]]:
+    """A started simulation for a controller: ``(connection, "libsumo" | "traci")``.
+
+    *args* is a full command line (``sumo`` first). libsumo when it is free in this process
+    (batch runs, fastest), else traci (also always with *gui*, which runs sumo-gui with
+    ``--start --quit-on-end``). SUMO's own messages go to *log*.
+    """
+    lib: Any = None
+    if not gui:
+        with contextlib.suppress(ImportError):
+            lib = importlib.import_module("libsumo")
+    if lib is not None and _LIBSUMO_LOCK.acquire(blocking=False):
+        try:
+            if not lib.simulation.isLoaded():
+                # SUMO writes its messages straight to the file descriptors
+                with _redirect_output(log):
+                    lib.start(args)
+                    try:
+                        yield lib, "libsumo"
+                    finally:
+                        lib.close()
+                return
+        finally:
+            _LIBSUMO_LOCK.release()
+    import traci
+
+    if gui:
+        args = [str(binary("sumo-gui")), *args[1:], "--start", "--quit-on-end"]
+    name = f"greenwave-{label}-{os.getpid()}-{next(_TRACI_LABELS)}"
+    with open(log, "ab") as out:
+        traci.start(args, port=traci.getFreeSocketPort(), label=name, stdout=out)
+    conn = traci.getConnection(name)
+    try:
+        yield conn, "traci"
+    finally:
+        with contextlib.suppress(Exception):
+            conn.close()
 
 
 @contextlib.contextmanager
