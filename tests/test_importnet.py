@@ -108,8 +108,8 @@ ARTERIAL_PROGRAMS: list[Program] = [
 ]
 
 
-@pytest.fixture(scope="module")
-def arterial(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def build_arterial(out: Path) -> Path:
+    """A 3-signal arterial: A 60 s, B 60 s, C (joined C1+C2) 70 s, with cross streets."""
     tl = "traffic_light"
     nodes: list[Node] = [("W", -150, 0, "priority"), ("A", 0, 0, tl), ("B", 300, 0, tl),
              ("C1", 550, 0, tl, "C"), ("C2", 580, 0, tl, "C"), ("E", 780, 0, "priority"),
@@ -134,8 +134,12 @@ def arterial(tmp_path_factory: pytest.TempPathFactory) -> Path:
         ("C1C2", "C2E", "C", 6), ("C1C2", "Cs", "C", 7), ("EC2", "C2C1", "C", 8),
         ("EC2", "Cs", "C", 9), ("sC", "C2E", "C", 10), ("sC", "C2C1", "C", 11),
     ]
-    return build_net(tmp_path_factory.mktemp("arterial"), nodes, edges, links,
-                     ARTERIAL_PROGRAMS)
+    return build_net(out, nodes, edges, links, ARTERIAL_PROGRAMS)
+
+
+@pytest.fixture(scope="module")
+def arterial(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_arterial(tmp_path_factory.mktemp("arterial"))
 
 
 def _rev(edge_id: str) -> str:

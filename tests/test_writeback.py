@@ -37,7 +37,7 @@ from greenwave.sumo.writeback import (
     timing_sheet,
     write_net_programs,
 )
-from test_importnet import ARTERIAL_PROGRAMS, MAIN_ROUTE, V50, V60, Edge, Link, Node, build_net
+from test_importnet import MAIN_ROUTE, build_arterial
 
 pytestmark = pytest.mark.sumo
 
@@ -50,32 +50,7 @@ INGOLSTADT_TLS = ["cluster_1757124350_1757124352", "gneJ143", "gneJ207", "cluste
 @pytest.fixture(scope="module")
 def arterial(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The arterial of test_importnet (A 60 s, B 60 s, joined C 70 s), with cross streets."""
-    tl = "traffic_light"
-    nodes: list[Node] = [("W", -150, 0, "priority"), ("A", 0, 0, tl), ("B", 300, 0, tl),
-             ("C1", 550, 0, tl, "C"), ("C2", 580, 0, tl, "C"), ("E", 780, 0, "priority"),
-             ("NA", 0, 150, "priority"), ("SA", 0, -150, "priority"),
-             ("NB", 300, 150, "priority"), ("SB", 300, -150, "priority"),
-             ("NC", 550, 150, "priority"), ("SC", 580, -150, "priority")]
-    rev = {"WA": "AW", "AB": "BA", "BC1": "C1B", "C1C2": "C2C1", "C2E": "EC2"}
-    main = [("WA", "W", "A", 150, V50), ("AB", "A", "B", 300, V50), ("BC1", "B", "C1", 250, V60),
-            ("C1C2", "C1", "C2", 30, V60), ("C2E", "C2", "E", 200, V50)]
-    edges: list[Edge] = [*main, *[(rev[i], b, a, ln, v) for i, a, b, ln, v in main]]
-    for leg, node, side in (("nA", "A", "NA"), ("sA", "A", "SA"), ("nB", "B", "NB"),
-                            ("sB", "B", "SB"), ("nC", "C1", "NC"), ("sC", "C2", "SC")):
-        edges += [(leg, side, node, 150, V50), (node[0] + leg[0], node, side, 150, V50)]
-    links: list[Link] = [
-        ("WA", "AB", "A", 0), ("WA", "As", "A", 1), ("BA", "AW", "A", 2), ("BA", "An", "A", 3),
-        ("sA", "An", "A", 4), ("sA", "AB", "A", 5), ("nA", "As", "A", 6), ("nA", "AW", "A", 7),
-        ("BA", "As", "A", 8),
-        ("AB", "BC1", "B", 0), ("AB", "Bs", "B", 1), ("C1B", "BA", "B", 2), ("C1B", "Bn", "B", 3),
-        ("nB", "Bs", "B", 4), ("sB", "Bn", "B", 5),
-        ("BC1", "C1C2", "C", 0), ("BC1", "Cn", "C", 1), ("C2C1", "C1B", "C", 2),
-        ("C2C1", "Cn", "C", 3), ("nC", "C1B", "C", 4), ("nC", "C1C2", "C", 5),
-        ("C1C2", "C2E", "C", 6), ("C1C2", "Cs", "C", 7), ("EC2", "C2C1", "C", 8),
-        ("EC2", "Cs", "C", 9), ("sC", "C2E", "C", 10), ("sC", "C2C1", "C", 11),
-    ]
-    return build_net(tmp_path_factory.mktemp("wb_arterial"), nodes, edges, links,
-                     ARTERIAL_PROGRAMS)
+    return build_arterial(tmp_path_factory.mktemp("wb_arterial"))
 
 
 # --------------------------------------------------------------------------------------------

@@ -67,37 +67,26 @@ def _speed(text: str) -> float:
 
 
 def _weight(text: str) -> float | str:
-    if text == "demand":
-        return text
-    value = _number(text, strict=False)
-    if value > 100:
-        raise argparse.ArgumentTypeError(f"expected a weight from 0 to 100, found {text!r}")
-    return value
+    return text if text == "demand" else _at_most(text, 100.0, "a weight from 0 to 100")
 
 
 def _share(text: str) -> float:
+    return _at_most(text, 1.0, "a share from 0 to 1")
+
+
+def _multiband_p(text: str) -> float:
+    return _at_most(text, 8.0, "p from 0 to 8")
+
+
+def _at_most(text: str, hi: float, expected: str) -> float:
     value = _number(text, strict=False)
-    if value > 1:
-        raise argparse.ArgumentTypeError(f"expected a share from 0 to 1, found {text!r}")
+    if value > hi:
+        raise argparse.ArgumentTypeError(f"expected {expected}, found {text!r}")
     return value
 
 
 def _count_arg(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, found {text!r}") from None
-    if not 1 <= value <= 1000:
-        raise argparse.ArgumentTypeError(f"expected a whole number from 1 to 1000, found "
-                                         f"{text!r}")
-    return value
-
-
-def _multiband_p(text: str) -> float:
-    value = _number(text, strict=False)
-    if value > 8:
-        raise argparse.ArgumentTypeError(f"expected p from 0 to 8, found {text!r}")
-    return value
+    return _count(text, hi=1000)
 
 
 def _seeds(text: str) -> tuple[int, ...]:
@@ -191,11 +180,14 @@ def _time(text: str) -> float:
     return _number(text, strict=False)
 
 
-def _count(text: str) -> int:
+def _count(text: str, hi: int | None = None) -> int:
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a whole number, found {text!r}") from None
+    if hi is not None and not 1 <= value <= hi:
+        raise argparse.ArgumentTypeError(f"expected a whole number from 1 to {hi}, found "
+                                         f"{text!r}")
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected at least 1, found {text!r}")
     return value
