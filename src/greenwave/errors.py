@@ -18,6 +18,7 @@ class InputError(GreenwaveError, ValueError):
         field: str | None = None,
         value: object = None,
     ) -> None:
+        self.message = message  # without the file and field prefix
         self.file = file
         self.field = field
         self.value = value

@@ -240,8 +240,7 @@ def optimize_progression(
             if exc.field != "cycle_s":
                 raise
             # the cycle came from the range asked for, not from the spec: say so
-            text = str(exc).split("field 'cycle_s': ", 1)[-1]
-            raise InputError(f"{text} (cycle range {c_lo:g}-{c_hi:g} s)",
+            raise InputError(f"{exc.message} (cycle range {c_lo:g}-{c_hi:g} s)",
                              field="cycle_range_s", value=(c_lo, c_hi)) from None
         links = len(signals) - 1
         return ProgressionProblem(signals, (lo, hi), (s_out,) * links, (s_in,) * links, change)

@@ -687,23 +687,13 @@ class _Model:
     def _balance_with_fixed_structure(self, first: _Stage, limit_s: float) -> _Stage | None:
         """The balancing stage with the first stage's sequences and loop integers fixed.
 
-        Much smaller than the full MILP (an LP with continuous offsets). ``min(b, b̄)`` can
+        Much smaller than the full MILP (:meth:`_with_fixed`). ``min(b, b̄)`` can
         never exceed half the total, so reaching half the first stage's total proves the
         split optimal without the full search; otherwise None (solve the full stage).
         """
-        fixed = [v for v in self.solver.variables()
-                 if v.integer() and v.name()[:2] in ("y_", "M_", "m_")]
-        saved = [(v.lb(), v.ub()) for v in fixed]
-        for v in fixed:
-            value = round(first.values[v.name()])
-            v.SetBounds(value, value)
-        try:
-            stage = self._run(limit_s)
-        except (InfeasibleError, SolverError):
-            stage = None
-        finally:
-            for v, (lo, hi) in zip(fixed, saved, strict=True):
-                v.SetBounds(lo, hi)
+        structure = {name: round(value) for name, value in first.values.items()
+                     if name[:2] in ("y_", "M_")}
+        stage = self._with_fixed(structure, limit_s)
         half = first.objective / 2.0
         if stage is None or stage.status != "optimal" or stage.objective < half - _BALANCE_SLACK:
             return None
