@@ -83,6 +83,13 @@ class Intersection:
         """Sum of the phase durations, or None without a phase plan."""
         return sum(p.duration_s for p in self.phases) if self.phases else None
 
+    def with_phases(self, phases: Sequence[Phase], source: str = "") -> Intersection:
+        """This intersection with *phases*, its through windows recomputed from them."""
+        phases = tuple(phases)
+        g_out, g_in, shift, start = _windows_from_phases(phases, self.id, source)
+        return replace(self, phases=phases, green_out_s=g_out, green_in_s=g_in,
+                       inbound_shift_s=shift, out_green_start_s=start)
+
 
 @dataclass(frozen=True)
 class PeriodDemand:
@@ -291,16 +298,8 @@ def _retime(i: Intersection, cycle_s: float, source: str,
     if whole_seconds and math.isclose(green_total, round(green_total), abs_tol=1e-9):
         # whole-second greens when the green time allows it (signal controllers count seconds)
         new = [float(g) for g in _round_preserving_sum(new, round(green_total))]
-    phases = tuple(replace(p, green_s=g) for p, g in zip(i.phases, new, strict=True))
-    g_out, g_in, shift, start = _windows_from_phases(phases, i.id, source)
-    return replace(
-        i,
-        phases=phases,
-        green_out_s=g_out,
-        green_in_s=g_in,
-        inbound_shift_s=shift,
-        out_green_start_s=start,
-    )
+    return i.with_phases([replace(p, green_s=g) for p, g in zip(i.phases, new, strict=True)],
+                         source)
 
 
 def _round_preserving_sum(values: Sequence[float], total: int) -> list[int]:

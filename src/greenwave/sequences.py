@@ -33,7 +33,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from greenwave.corridor import Intersection, Phase, _windows_from_phases
+from greenwave.corridor import Intersection, Phase
 
 __all__ = ["SEQUENCES", "SequenceVariant", "sequence_variants", "template_sequence"]
 
@@ -99,8 +99,7 @@ def sequence_variants(intersection: Intersection) -> tuple[SequenceVariant, ...]
     for name, group in (("lead/lag", _split(through, left, out_leads=True)),
                         ("lag/lead", _split(through, left, out_leads=False))):
         if group is not None:
-            variants.append(SequenceVariant(name, _with_phases(intersection,
-                                                               tuple(group + others))))
+            variants.append(SequenceVariant(name, intersection.with_phases(group + others)))
     return tuple(variants)
 
 
@@ -132,7 +131,4 @@ def _split(through: Phase, left: Phase, *, out_leads: bool) -> list[Phase] | Non
     return [lead, both, lag]
 
 
-def _with_phases(intersection: Intersection, phases: tuple[Phase, ...]) -> Intersection:
-    g_out, g_in, shift, start = _windows_from_phases(phases, intersection.id, "")
-    return replace(intersection, phases=phases, green_out_s=g_out, green_in_s=g_in,
-                   inbound_shift_s=shift, out_green_start_s=start)
+

@@ -675,11 +675,8 @@ def _plan(intersection: Intersection, volumes: Mapping[str, float]) -> _Plan:
 
 
 def _with_greens(intersection: Intersection, greens: Sequence[float]) -> Intersection:
-    phases = tuple(replace(p, green_s=g)
-                   for p, g in zip(intersection.phases, greens, strict=True))
-    g_out, g_in, shift, start = _windows_from_phases(phases, intersection.id, "")
-    return replace(intersection, phases=phases, green_out_s=g_out, green_in_s=g_in,
-                   inbound_shift_s=shift, out_green_start_s=start)
+    return intersection.with_phases(
+        [replace(p, green_s=g) for p, g in zip(intersection.phases, greens, strict=True)])
 
 
 def _names(plan: _Plan, ks: Sequence[int]) -> str:

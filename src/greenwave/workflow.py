@@ -138,20 +138,14 @@ def uncoordinated_plan(plan: TimingPlan, corridor: Corridor) -> TimingPlan:
     """
     from dataclasses import replace
 
-    from greenwave.corridor import _windows_from_phases
     from greenwave.plan import plan_from_offsets
 
     timed = corridor.with_cycle(plan.cycle_s)
     # the plan's own phases (its splits and sequences, e.g. splits from demand), not the
     # spec's retimed ones
-    own = []
-    for i, s in zip(timed.intersections, plan.signals, strict=True):
-        if s.phases:
-            g_out, g_in, shift, start = _windows_from_phases(s.phases, i.id, "")
-            i = replace(i, phases=s.phases, green_out_s=g_out, green_in_s=g_in,
-                        inbound_shift_s=shift, out_green_start_s=start)
-        own.append(i)
-    timed = replace(timed, intersections=tuple(own))
+    own = tuple(i.with_phases(s.phases) if s.phases else i
+                for i, s in zip(timed.intersections, plan.signals, strict=True))
+    timed = replace(timed, intersections=own)
     return plan_from_offsets(
         timed, [i.out_green_start_s for i in timed.intersections],
         speed_out_kmh=plan.speed_out_kmh, speed_in_kmh=plan.speed_in_kmh,
