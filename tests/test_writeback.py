@@ -344,11 +344,21 @@ def test_evaluate_net_keeps_own_cycles_by_default(arterial: Path, tmp_path: Path
               str(routes), "--end", "300", "--cycle-s", "60", "--seeds", "1",
               "--baselines", "original")
     written = {}
-    for flag in ("", "--no-keep-own-cycle"):
-        out = f"o{flag}"
-        r = run(*common, *([flag] if flag else []), "--out", out, cwd=tmp_path)
+    for flags in (("--splits", "own"), ("--splits", "own", "--no-keep-own-cycle"), ()):
+        out = "o" + "".join(flags)
+        r = run(*common, *flags, "--out", out, cwd=tmp_path)
         assert r.returncode == 0, r.stderr
-        assert ("not coordinated: C: own cycle 70 s" in r.stderr) == (not flag)
+        assert ("not coordinated: C: own cycle 70 s" in r.stderr) == (flags == ("--splits",
+                                                                                 "own"))
         add = ET.parse(tmp_path / out / "greenwave.add.xml").getroot()
-        written[flag] = [el.get("id") for el in add.iter("tlLogic")]
-    assert written == {"": ["A", "B"], "--no-keep-own-cycle": ["A", "B", "C"]}
+        written[flags] = [el.get("id") for el in add.iter("tlLogic")]
+    # splits from demand (the default) retime every signal to the common cycle
+    assert written == {("--splits", "own"): ["A", "B"],
+                       ("--splits", "own", "--no-keep-own-cycle"): ["A", "B", "C"],
+                       (): ["A", "B", "C"]}
+    # the counted flows: 400 veh/h east for 300 s is 33 or 34 vehicles, 396-408 veh/h, on the
+    # one link from WA to AB; nothing on the cross street
+    flows = pd.read_csv(tmp_path / "o" / "flows.csv")
+    east = flows[(flows["from_edge"] == "WA") & (flows["to_edge"] == "AB")]
+    assert len(east) == 1 and 396 <= float(east["flow_vph"].iloc[0]) <= 408
+    assert float(flows[flows["from_edge"] == "nA"]["flow_vph"].sum()) == 0.0

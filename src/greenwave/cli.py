@@ -13,6 +13,7 @@ import signal
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -101,6 +102,13 @@ def _seeds(text: str) -> tuple[int, ...]:
     if len(set(seeds)) != len(seeds):
         raise argparse.ArgumentTypeError(f"seeds must differ, found {text!r}")
     return seeds
+
+
+def _seed(text: str) -> int:
+    seeds = _seeds(text)
+    if len(seeds) != 1:
+        raise argparse.ArgumentTypeError(f"expected one seed, found {text!r}")
+    return seeds[0]
 
 
 def _add_optimize_options(p: argparse.ArgumentParser) -> None:
@@ -310,6 +318,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--min-signals", type=_count, default=2,
                    help="a corridor trip drives through at least this many consecutive "
                    "signals (the number of signals: the whole corridor)")
+    p.add_argument("--splits", choices=["demand", "own"], default="demand",
+                   help="demand: Webster splits at the common cycle from link flows counted in "
+                   "a run of the net's own programs (--count-seed); own: keep each program's "
+                   "proportions")
+    p.add_argument("--count-seed", type=_seed, default=100,
+                   help="seed of the counting run (--splits demand); must differ from --seeds")
+    p.add_argument("--tune", action="store_true",
+                   help="tune the coordinated offsets in SUMO before the evaluation (compass "
+                   "search from the better of the band plan and the net's own offsets, on "
+                   "--tune-seeds)")
+    p.add_argument("--tune-seeds", type=_seeds, default=(101, 102),
+                   help="seeds of the tuning runs; they must differ from --seeds")
+    p.add_argument("--tune-evaluations", type=_count, default=60,
+                   help="most candidate plans simulated by --tune (each on every tuning seed)")
     p.add_argument("--out", default="greenwave-out", help="output folder")
 
     p = sub.add_parser("replay", help="open a simulated run in sumo-gui (network, demand, "
@@ -725,7 +747,15 @@ def cmd_evaluate_net(args: argparse.Namespace) -> int:
     from greenwave._io import staged_dir
     from greenwave.diagrams import method_comparison_chart, time_space_diagram
     from greenwave.metrics import format_comparison, format_table, pool_seeds, write_metrics_csv
-    from greenwave.netscenario import NetDemand, coordinate, evaluate_net, read_sumocfg, wins
+    from greenwave.netscenario import (
+        NetDemand,
+        coordinate,
+        count_link_flows,
+        evaluate_net,
+        read_sumocfg,
+        tune_net_plan,
+        wins,
+    )
     from greenwave.sumo.importnet import explain, write_corridor_spec
     from greenwave.sumo.writeback import (
         choose_cycle,
@@ -753,6 +783,15 @@ def cmd_evaluate_net(args: argparse.Namespace) -> int:
     if demand.end_s <= demand.begin_s:
         raise InputError(f"end {demand.end_s:g} s must be after begin {demand.begin_s:g} s",
                          field="--end", value=demand.end_s)
+    if args.splits == "demand" and args.count_seed in args.seeds:
+        raise InputError(f"the counting seed {args.count_seed} is also an evaluation seed; "
+                         "choose another --count-seed", field="--count-seed",
+                         value=args.count_seed)
+    if args.tune and set(args.tune_seeds) & set(args.seeds):
+        both = sorted(set(args.tune_seeds) & set(args.seeds))
+        raise InputError(f"tuning seeds {both} are also evaluation seeds: the comparison would "
+                         "favour the tuned plan; choose other --tune-seeds",
+                         field="--tune-seeds", value=",".join(map(str, both)))
     for f in demand.route_files:
         if not f.is_file():
             raise InputError("no such route file", file=str(f), field="--demand")
@@ -760,19 +799,38 @@ def cmd_evaluate_net(args: argparse.Namespace) -> int:
     imported = _import(args, demand.net_file)
     say(f"[2/4] coordinating {len(imported.signals)} signals (MAXBAND MILP)")
     keep = args.keep_own_cycle
-    if keep is None:  # auto: keep own cycles unless fewer than two signals would be left
+    if keep is None:  # auto: with the programs' own splits keep own cycles unless fewer than
+        # two signals would be left; splits from demand retime every signal to the common cycle
         cycle = choose_cycle(imported) if args.cycle_s is None else args.cycle_s
-        keep = len(imported.signals) - len(own_cycle_exclusions(imported, cycle)) >= 2
-    net_plan = coordinate(imported, cycle_s=args.cycle_s, speed_kmh=args.speed_kmh,
-                          speed_in_kmh=args.speed_in_kmh, mode=args.mode,
-                          period=demand.period, keep_own_cycle=keep)
-    for e in net_plan.retimed.excluded:
-        say(f"      not coordinated: {e.tls_id}: {e.reason}")
-    plan = net_plan.plan
-    corridor = net_plan.retimed.corridor
+        keep = (args.splits == "own"
+                and len(imported.signals) - len(own_cycle_exclusions(imported, cycle)) >= 2)
     out = Path(args.out)
     with staged_dir(out) as tmp:
+        counts = None
+        if args.splits == "demand":
+            counts = count_link_flows(demand, imported, out_dir=tmp, seed=args.count_seed,
+                                      progress=_prefixed("     "))
+            counts.flows.to_csv(tmp / "flows.csv", index=False)
+        net_plan = coordinate(imported, cycle_s=args.cycle_s, speed_kmh=args.speed_kmh,
+                              speed_in_kmh=args.speed_in_kmh, mode=args.mode,
+                              period=demand.period, keep_own_cycle=keep,
+                              flow_ratios=counts.ratios if counts else None)
+        for e in net_plan.retimed.excluded:
+            say(f"      not coordinated: {e.tls_id}: {e.reason}")
+        band_plan = net_plan.plan
+        tuning = None
+        if args.tune:
+            net_plan, tuning = tune_net_plan(
+                net_plan, demand, out_dir=tmp, seeds=args.tune_seeds,
+                max_evaluations=args.tune_evaluations, min_signals=args.min_signals,
+                progress=_prefixed("     "))
+            tuning.trials.to_csv(tmp / "tuning.csv", index=False)
+        plan = net_plan.plan
+        corridor = net_plan.retimed.corridor
         write_corridor_spec(imported, tmp / "corridor.csv")
+        if tuning is not None:
+            plan = replace(plan, solver={**plan.solver, "tuning": tuning.to_dict()})
+            band_plan.write_json(tmp / "plan_band.json")
         plan.write_json(tmp / "plan.json")
         programs, notes = write_net_programs(
             net_plan.retimed, net_plan.programs, tmp / "greenwave.add.xml",
@@ -803,6 +861,8 @@ def cmd_evaluate_net(args: argparse.Namespace) -> int:
         print(f"  note: {n}")
     print()
     print(_plan_summary(plan, corridor))
+    if tuning is not None:
+        print(_tuning_summary(tuning, band_plan, plan))
     print()
     print(f"corridor trips (through at least {args.min_signals} consecutive signals; all "
           "seeds pooled):")
@@ -824,6 +884,20 @@ def cmd_evaluate_net(args: argparse.Namespace) -> int:
           "metrics.csv, time_space.png, comparison.png, timing.txt, runs/")
     print(f"done in {time.perf_counter() - t0:.0f} s")
     return 0
+
+
+def _tuning_summary(tuning: Any, band: TimingPlan, tuned: TimingPlan) -> str:
+    """Lines on what tuning in SUMO changed (a NetTuning)."""
+    shifts = " ".join(f"{x:+g}" for x in tuning.shifts_s)
+    return (f"tuned in SUMO (seeds {', '.join(map(str, tuning.seeds))}; {tuning.evaluations} "
+            f"candidates, {tuning.runtime_s:.0f} s): start {tuning.start} "
+            f"(band plan {tuning.start_values['band']:.1f}, net's own offsets "
+            f"{tuning.start_values['original']:.1f} veh·h), tuned {tuning.value_after:.1f} veh·h "
+            f"({100 * tuning.improvement:+.1f} % vs band plan)\n"
+            f"  offset changes vs band plan [s]: {shifts}\n"
+            f"  band of the tuned offsets: {tuned.bandwidth_out_s:.1f} / "
+            f"{tuned.bandwidth_in_s:.1f} s (band plan {band.bandwidth_out_s:.1f} / "
+            f"{band.bandwidth_in_s:.1f} s)")
 
 
 def cmd_replay(args: argparse.Namespace) -> int:

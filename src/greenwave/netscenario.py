@@ -33,7 +33,7 @@ import math
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pandas as pd
@@ -41,7 +41,7 @@ import pandas as pd
 from greenwave.errors import GreenwaveError, InputError
 from greenwave.plan import TimingPlan
 from greenwave.sumo.importnet import ImportedCorridor, ThroughMovement
-from greenwave.sumo.simulate import DrivenRoute
+from greenwave.sumo.simulate import DrivenRoute, SimulationJob, SimulationResult
 from greenwave.sumo.writeback import NetProgram, RetimedCorridor
 from greenwave.workflow import Progress, quiet
 
@@ -224,21 +224,260 @@ def coordinate(
     period: str = "",
     program_id: str = "greenwave",
     keep_own_cycle: bool = False,
+    flow_ratios: Mapping[str, Sequence[float]] | None = None,
 ) -> NetPlan:
     """MAXBAND offsets for *imported* at one common cycle, and the programs that run them.
 
     With *keep_own_cycle* the signals whose own cycle differs from the common one keep their
     original program and the band is optimized over the others
     (:func:`~greenwave.sumo.writeback.retime_corridor`; ``retimed.excluded`` lists them).
+    With *flow_ratios* (tls id → Webster's y per phase, :func:`demand_flow_ratios`) the
+    signals get splits from demand at the common cycle.
     """
     from greenwave.optimize import optimize_corridor
     from greenwave.sumo.writeback import net_programs, retime_corridor
 
-    retimed = retime_corridor(imported, cycle_s, keep_own_cycle=keep_own_cycle)
+    retimed = retime_corridor(imported, cycle_s, keep_own_cycle=keep_own_cycle,
+                              flow_ratios=flow_ratios)
     plan = optimize_corridor(retimed.corridor, speed_kmh=speed_kmh, speed_in_kmh=speed_in_kmh,
                              mode=mode, k=k, period=period)
+    if flow_ratios is not None:
+        plan = replace(plan, solver={**plan.solver, "splits": "demand (Webster, counted flows)"})
     programs = net_programs(retimed, plan, program_id=program_id)
     return NetPlan(retimed, plan, programs)
+
+
+@dataclass(frozen=True)
+class LinkCounts:
+    """Flows counted on every controlled link of the corridor's signals (splits from demand).
+
+    ``flows`` is tidy: tls_id, link_index, from_lane, from_edge, to_edge, flow_vph; ``ratios``
+    maps a tls id to Webster's flow ratio y of every phase of its active program.
+    """
+
+    seed: int
+    flows: pd.DataFrame
+    ratios: Mapping[str, tuple[float, ...]]
+
+
+def count_link_flows(demand: NetDemand, imported: ImportedCorridor, *, out_dir: str | Path,
+                     seed: int = 100, progress: Progress = quiet) -> LinkCounts:
+    """Count the demand on every controlled link of the corridor's signals: one run of the
+    net's own programs on *seed*, driven routes departing in the period
+    (:mod:`greenwave.sumo.netsplits`), and Webster's phase flow ratios from them."""
+    import shutil
+
+    from greenwave.sumo.netsplits import link_flows, phase_flow_ratios, read_signal_links
+    from greenwave.sumo.simulate import read_vehroutes, run_simulations
+
+    tls_ids = [s.tls_id for s in imported.signals]
+    links = read_signal_links(demand.net_file, tls_ids)
+    folder = Path(out_dir) / "count"
+    job = _net_job(demand, (), folder, "count", seed, demand.end_s + _drain_s(imported))
+    progress(f"counting link flows: the net's own programs, seed {seed}")
+    run_simulations([job])
+    flows = link_flows(read_vehroutes(folder / "count.vehroute.xml"), links,
+                       begin_s=demand.begin_s, end_s=demand.end_s)
+    shutil.rmtree(folder, ignore_errors=True)
+    rows = [{"tls_id": tls, "link_index": link.index, "from_lane": link.from_lane,
+             "from_edge": link.from_edge, "to_edge": link.to_edge,
+             "flow_vph": round(flows[tls][link.index], 3)}
+            for tls in tls_ids for link in links[tls]]
+    ratios = {s.tls_id: tuple(phase_flow_ratios([p.state for p in s.phases], links[s.tls_id],
+                                                flows[s.tls_id]))
+              for s in imported.signals}
+    return LinkCounts(seed, pd.DataFrame(rows), ratios)
+
+
+# --------------------------------------------------------------------------------------------
+# tuning in the simulator
+
+
+@dataclass(frozen=True)
+class NetTuning:
+    """What :func:`tune_net_plan` did: the start, the search and the objective before/after.
+
+    Values are the performance index on the tuning seeds, mean over seeds [veh·h]: the delay
+    of every finished vehicle (``timeLoss`` + insertion delay) plus, for the corridor trips,
+    their delay again and ``stop_penalty_s`` per stop. ``trials`` has a row per simulated
+    candidate: its green starts, value, per-direction corridor-trip delay + stop penalty per
+    trip [s], and whether the search moved there.
+    """
+
+    seeds: tuple[int, ...]
+    start: str  # "band" or "original": the better of the two starts
+    start_values: Mapping[str, float]
+    value_band: float  # the band plan's PI
+    value_after: float
+    shifts_s: tuple[float, ...]  # change of every coordinated signal's offset vs the band plan
+    evaluations: int
+    trials: pd.DataFrame  # evaluation, value, step_s, signal, accepted, offsets
+    runtime_s: float
+    stop_penalty_s: float
+
+    @property
+    def improvement(self) -> float:
+        """Relative reduction of the PI from the band plan [-]."""
+        return (self.value_band - self.value_after) / self.value_band if self.value_band else 0.0
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "method": "compass search of offsets in SUMO (greenwave.tuning)",
+            "seeds": list(self.seeds), "start": self.start,
+            "start_values_vehh": {k: round(v, 3) for k, v in self.start_values.items()},
+            "value_band_vehh": round(self.value_band, 3),
+            "value_after_vehh": round(self.value_after, 3),
+            "improvement": round(self.improvement, 4),
+            "offset_shifts_s": [round(x, 3) for x in self.shifts_s],
+            "evaluations": self.evaluations, "stop_penalty_s": self.stop_penalty_s,
+            "runtime_s": round(self.runtime_s, 1),
+        }
+
+
+def tune_net_plan(
+    net_plan: NetPlan,
+    demand: NetDemand,
+    *,
+    out_dir: str | Path,
+    seeds: Sequence[int] = (101, 102),
+    max_evaluations: int = 60,
+    steps_s: Sequence[float] | None = None,
+    min_signals: int = 2,
+    stop_penalty_s: float | None = None,
+    keep_band: float = 0.8,
+    direction_tolerance: float = 0.01,
+    min_gain: float = 0.002,
+    progress: Progress = quiet,
+) -> tuple[NetPlan, NetTuning]:
+    """Tune the coordinated signals' offsets in SUMO (:func:`greenwave.tuning.compass_search`),
+    starting from the better of the band plan and the net's own offsets.
+
+    A candidate is simulated only when its exact two-way band keeps at least *keep_band* of
+    the band plan's (the result stays a green wave); it is accepted only when the performance
+    index (:class:`NetTuning`) falls and no direction's corridor trips get worse than at the
+    start by more than *direction_tolerance* (relative; per trip: delay + stop penalty), so that
+    tuning never buys one direction with the other. Every candidate is checked and written like
+    the final programs and simulated on every tuning seed (common random numbers). Choose
+    tuning seeds other than the evaluation seeds, or the evaluation favours the tuned plan.
+    *max_evaluations* bounds the candidates simulated (the two starts included). Default steps:
+    C/3, C/6, C/12, C/24 rounded to whole seconds. The tuned plan's bands are the exact bands of
+    its offsets. Runs go to ``out_dir/tune/`` and are removed once measured.
+    """
+    import shutil
+
+    from greenwave.refine import STOP_PENALTY_S
+    from greenwave.sumo.simulate import run_simulations
+    from greenwave.sumo.writeback import net_programs, write_net_programs
+    from greenwave.tuning import compass_search
+
+    started = time.perf_counter()
+    if not seeds:
+        raise InputError("at least one tuning seed is needed", field="tune_seeds")
+    if max_evaluations < 2:
+        raise InputError(f"must be at least 2 (the two starts), found {max_evaluations}",
+                         field="tune_evaluations", value=max_evaluations)
+    if not 0.0 <= keep_band <= 1.0:
+        raise InputError(f"must be a share in [0, 1], found {keep_band!r}", field="keep_band",
+                         value=keep_band)
+    penalty = STOP_PENALTY_S if stop_penalty_s is None else stop_penalty_s
+    retimed, band = net_plan.retimed, net_plan.plan
+    cycle = retimed.cycle_s
+    steps = list(steps_s) if steps_s is not None else sorted(
+        {max(1.0, float(round(cycle / d))) for d in (3, 6, 12, 24)}, reverse=True)
+    work = Path(out_dir) / "tune"
+    paths = through_paths(retimed.imported)
+    end = demand.end_s + _drain_s(retimed.imported)
+    need = keep_band * (band.bandwidth_out_s + band.bandwidth_in_s) - 1e-6
+    simulated: dict[tuple[float, ...], tuple[float, dict[str, float]]] = {}
+    guard: dict[str, float] = {}
+
+    def plan_of(starts: Sequence[float]) -> TimingPlan:
+        return _plan_with_starts(band, retimed, starts)
+
+    def simulate(candidates: Sequence[tuple[float, ...]]) -> None:
+        jobs: list[SimulationJob] = []
+        for starts in candidates:
+            folder = work / f"candidate{len(simulated) + len(jobs) // len(seeds) + 1}"
+            add, _ = write_net_programs(retimed, net_programs(retimed, plan_of(starts)),
+                                        folder / "greenwave.add.xml")
+            jobs += [_net_job(demand, (add,), folder / f"seed{seed}", "tune", seed, end)
+                     for seed in seeds]
+        results = run_simulations(jobs)
+        n = len(seeds)
+        for k, starts in enumerate(candidates):
+            runs = [_performance(job, res, demand, paths, min_signals, penalty)
+                    for job, res in zip(jobs[k * n:(k + 1) * n], results[k * n:(k + 1) * n],
+                                        strict=True)]
+            per_dir = {d: sum(r[1].get(d, 0.0) for r in runs) / n for d in paths}
+            simulated[starts] = (sum(r[0] for r in runs) / n, per_dir)
+        for folder in {Path(j.out_dir).parent for j in jobs}:
+            shutil.rmtree(folder, ignore_errors=True)
+        best = min(v for v, _ in simulated.values())
+        progress(f"  tuning: {len(simulated)}/{max_evaluations} candidates simulated (best "
+                 f"{best:.1f} veh·h; {time.perf_counter() - started:.0f} s)")
+
+    def objective(candidates: Sequence[tuple[float, ...]]) -> list[float]:
+        bands = {c: plan_of(c) for c in candidates}
+        todo = [c for c in candidates if c not in simulated
+                and bands[c].bandwidth_out_s + bands[c].bandwidth_in_s >= need]
+        todo = todo[:max(0, max_evaluations - len(simulated))]
+        if todo:
+            simulate(todo)
+        values = []
+        for c in candidates:
+            if c not in simulated:
+                values.append(math.inf)  # band too narrow, or out of simulations
+                continue
+            value, per_dir = simulated[c]
+            worse = any(per_dir[d] > guard[d] * (1 + direction_tolerance) for d in guard)
+            values.append(math.inf if worse else value)
+        return values
+
+    band_starts = tuple(x.green_out_start_s for x in band.signals)
+    own = tuple(round((r.signal.offset_s + r.out_green_start_s) % cycle, 6)
+                for r in retimed.signals)
+    progress(f"tuning offsets in SUMO: seeds {', '.join(map(str, seeds))}, steps "
+             f"{', '.join(f'{x:g}' for x in steps)} s, at most {max_evaluations} candidates; "
+             f"bands kept at {100 * keep_band:g} % or more")
+    simulate([band_starts] if own == band_starts else [band_starts, own])
+    own_band = plan_of(own)
+    eligible = own_band.bandwidth_out_s + own_band.bandwidth_in_s >= need
+    start, first = ("original", own) if eligible and simulated[own][0] < \
+        simulated[band_starts][0] else ("band", band_starts)
+    guard.update(simulated[first][1])
+    search = compass_search(objective, first, period_s=cycle, steps_s=steps,
+                            max_evaluations=100 * max_evaluations, min_gain=min_gain,
+                            start_value=simulated[first][0])
+    tuned = replace(plan_of(search.offsets_s), solver={**band.solver, "tuned": "sumo-offsets"})
+    programs = net_programs(retimed, tuned)
+    trials = pd.DataFrame([
+        {"green_out_start_s": " ".join(f"{x:g}" for x in c), "value_vehh": v,
+         **{f"{d}_per_trip_s": per_dir[d] for d in paths},
+         "accepted": any(t.accepted and t.offsets_s == c for t in search.trials)}
+        for c, (v, per_dir) in simulated.items()])
+    shifts = tuple(round((a - b + cycle / 2) % cycle - cycle / 2, 3)
+                   for a, b in zip(search.offsets_s, band_starts, strict=True))
+    report = NetTuning(seeds=tuple(seeds), start=start,
+                       start_values={"band": simulated[band_starts][0],
+                                     "original": simulated[own][0]},
+                       value_band=simulated[band_starts][0], value_after=search.value,
+                       shifts_s=shifts, evaluations=len(simulated), trials=trials,
+                       runtime_s=time.perf_counter() - started, stop_penalty_s=penalty)
+    shutil.rmtree(work, ignore_errors=True)
+    return NetPlan(retimed, tuned, programs), report
+
+
+def _plan_with_starts(band: TimingPlan, retimed: RetimedCorridor,
+                      starts: Sequence[float]) -> TimingPlan:
+    """*band* with other outbound green starts (same cycle, speeds, sequences; exact bands)."""
+    from greenwave.plan import plan_from_offsets
+
+    return plan_from_offsets(
+        retimed.corridor, list(starts), speed_out_kmh=band.speed_out_kmh,
+        speed_in_kmh=band.speed_in_kmh, period=band.period, program_id=band.program_id,
+        solver=band.solver, link_speeds_out_kmh=band.link_speeds_out_kmh,
+        link_speeds_in_kmh=band.link_speeds_in_kmh, sequences=[x.sequence for x in band.signals],
+        queues_s=[(x.queue_out_s, x.queue_in_s) for x in band.signals])
 
 
 # --------------------------------------------------------------------------------------------
@@ -265,8 +504,7 @@ def evaluate_net(
     (default twice the corridor's free-flow time plus 10 min) so that they can finish.
     Corridor trips drive through at least *min_signals* consecutive signals (module doc).
     """
-    from greenwave.metrics import selected_trip_metrics
-    from greenwave.sumo.simulate import SimulationJob, read_vehroutes, run_simulations
+    from greenwave.sumo.simulate import run_simulations
 
     unknown = [b for b in baselines if b not in BASELINES]
     if unknown:
@@ -290,21 +528,9 @@ def evaluate_net(
             progress(f"warning: {name} failed, left out of the comparison: {exc}")
     if greenwave_programs is not None:
         adds["greenwave"] = (greenwave_programs,)
-    paths = through_paths(imported)
-    if drain_s is None:
-        length = imported.corridor.length_m
-        drain_s = 2 * length / (imported.corridor.speed_limit_kmh / 3.6) + 600.0
-    end = demand.end_s + drain_s
-    jobs = []
-    for seed in seeds:
-        for method, files in adds.items():
-            run_dir = out / "runs" / f"{method}_seed{seed}"
-            jobs.append(SimulationJob(
-                net_file=demand.net_file, route_files=demand.route_files, out_dir=run_dir,
-                label=method, additional_files=files, seed=seed, begin_s=demand.begin_s,
-                end_s=end, extra_args=("--vehroute-output", str(run_dir / f"{method}.vehroute.xml"),
-                                       "--vehroute-output.exit-times", "true"),
-            ))
+    end = demand.end_s + (_drain_s(imported) if drain_s is None else drain_s)
+    jobs = [_net_job(demand, files, out / "runs" / f"{method}_seed{seed}", method, seed, end)
+            for seed in seeds for method, files in adds.items()]
     progress(f"simulating {len(jobs)} runs ({', '.join(adds)}; seeds "
              f"{', '.join(map(str, seeds))}; trips departing {demand.period}, run to "
              f"{end:.0f} s)")
@@ -312,20 +538,56 @@ def evaluate_net(
     results = run_simulations(jobs, on_done=lambda job, k, n: progress(
         f"  run {k}/{n} done: {job.label}, seed {job.seed} "
         f"({time.perf_counter() - t0:.0f} s elapsed)"))
-    frames = []
-    for job, res in zip(jobs, results, strict=True):
-        routes = read_vehroutes(Path(job.out_dir) / f"{job.label}.vehroute.xml")
-        selected = {d: corridor_trips(routes, p, min_signals=min_signals)
-                    for d, p in paths.items()}
-        measured = res.trips[(res.trips["depart"] >= demand.begin_s)
-                             & (res.trips["depart"] < demand.end_s)]
-        m = selected_trip_metrics(measured, selected, method=job.label, period=demand.period)
-        m["seed"] = job.seed
-        m["teleports"] = res.teleports
-        m["total_delay_s"] = res.total_delay_s
-        m["not_inserted"] = res.vehicles_waiting
-        frames.append(m)
+    paths = through_paths(imported)
+    frames = [_net_metrics(job, res, demand, paths, min_signals)
+              for job, res in zip(jobs, results, strict=True)]
     return NetEvaluation(pd.concat(frames, ignore_index=True), adds, failures)
+
+
+def _performance(job: SimulationJob, result: SimulationResult, demand: NetDemand,
+                 paths: Mapping[str, CorridorPath], min_signals: int,
+                 stop_penalty_s: float) -> tuple[float, dict[str, float]]:
+    """The tuning performance index of one run [veh·h] (:class:`NetTuning`), and per direction
+    the corridor trips' mean delay + stop penalty per trip [s]."""
+    m = _net_metrics(job, result, demand, paths, min_signals)
+    per_trip = (m["delay_s"] + stop_penalty_s * m["stops_per_trip"]).fillna(0.0)
+    corridor = float((m["trips"] * per_trip).sum())
+    return ((result.total_delay_s + corridor) / 3600.0,
+            dict(zip(m["direction"].astype(str), per_trip.astype(float), strict=True)))
+
+
+def _drain_s(imported: ImportedCorridor) -> float:
+    """Run time after the period: twice the corridor's free-flow time plus 10 min [s]."""
+    return 2 * imported.corridor.length_m / (imported.corridor.speed_limit_kmh / 3.6) + 600.0
+
+
+def _net_job(demand: NetDemand, additional: tuple[Path, ...], run_dir: Path, label: str,
+             seed: int, end_s: float) -> SimulationJob:
+    """One run of the net's demand with *additional* programs, writing driven routes."""
+    return SimulationJob(
+        net_file=demand.net_file, route_files=demand.route_files, out_dir=run_dir,
+        label=label, additional_files=additional, seed=seed, begin_s=demand.begin_s,
+        end_s=end_s, extra_args=("--vehroute-output", str(run_dir / f"{label}.vehroute.xml"),
+                                 "--vehroute-output.exit-times", "true"),
+    )
+
+
+def _net_metrics(job: SimulationJob, result: SimulationResult, demand: NetDemand,
+                 paths: Mapping[str, CorridorPath], min_signals: int) -> pd.DataFrame:
+    """Corridor-trip metrics of one run (trips departing in the period), with run totals."""
+    from greenwave.metrics import selected_trip_metrics
+    from greenwave.sumo.simulate import read_vehroutes
+
+    routes = read_vehroutes(Path(job.out_dir) / f"{job.label}.vehroute.xml")
+    selected = {d: corridor_trips(routes, p, min_signals=min_signals) for d, p in paths.items()}
+    measured = result.trips[(result.trips["depart"] >= demand.begin_s)
+                            & (result.trips["depart"] < demand.end_s)]
+    m = selected_trip_metrics(measured, selected, method=job.label, period=demand.period)
+    m["seed"] = job.seed
+    m["teleports"] = result.teleports
+    m["total_delay_s"] = result.total_delay_s
+    m["not_inserted"] = result.vehicles_waiting
+    return m
 
 
 def _run_tool(name: str, demand: NetDemand, out_add: Path, *, seed: int) -> Path:

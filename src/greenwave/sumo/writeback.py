@@ -48,7 +48,7 @@ from __future__ import annotations
 import math
 import xml.etree.ElementTree as ET
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -154,8 +154,13 @@ def is_transition(state: str) -> bool:
 
 
 def retime_signal(signal: ImportedSignal, cycle_s: float, *,
-                  min_green_s: float = DEFAULT_MIN_GREEN_S) -> RetimedSignal:
+                  min_green_s: float = DEFAULT_MIN_GREEN_S,
+                  flow_ratios: Sequence[float] | None = None) -> RetimedSignal:
     """*signal*'s program at *cycle_s* (see the module doc for the rules).
+
+    With *flow_ratios* (one per phase, Webster's y, see :mod:`greenwave.sumo.netsplits`) the
+    green phases share the cycle's green time in proportion to them (splits from demand, within
+    the minimums) instead of keeping their proportions.
 
     Raises :class:`InfeasibleError` when the transition phases and minimum greens do not fit
     the cycle, :class:`InputError` when the program has no green phase to retime.
@@ -174,7 +179,13 @@ def retime_signal(signal: ImportedSignal, cycle_s: float, *,
         raise InputError(f"signal {signal.tls_id}: program {signal.program_id!r} has no green "
                          "phase to retime", field="tlLogic", value=signal.tls_id)
     durations = [p.duration_s for p in phases]
-    if not math.isclose(cycle_s, signal.cycle_s, abs_tol=_EPS):
+    if flow_ratios is not None:
+        if len(flow_ratios) != len(phases):
+            raise InputError(f"signal {signal.tls_id}: {len(flow_ratios)} flow ratios for "
+                             f"{len(phases)} phases", field="flow_ratios",
+                             value=len(flow_ratios))
+        durations = _demand_split(signal, cycle_s, durations, green, mins, flow_ratios)
+    elif not math.isclose(cycle_s, signal.cycle_s, abs_tol=_EPS):
         durations = _stretch(signal, cycle_s, durations, green, mins)
     new = tuple(replace(p, duration_s=d) for p, d in zip(phases, durations, strict=True))
     w_out = _through_window(new, signal.outbound.link_indices)
@@ -189,15 +200,8 @@ def retime_signal(signal: ImportedSignal, cycle_s: float, *,
 
 def _stretch(signal: ImportedSignal, cycle_s: float, durations: list[float],
              green: Sequence[bool], mins: Sequence[float]) -> list[float]:
-    idx = [k for k, g in enumerate(green) if g]
-    fixed = sum(d for d, g in zip(durations, green, strict=True) if not g)
-    need = fixed + sum(mins[k] for k in idx)
-    if need > cycle_s + _EPS:
-        raise InfeasibleError(
-            f"signal {signal.tls_id}: cannot run a {cycle_s:g} s cycle: its yellow/all-red "
-            f"phases ({fixed:g} s) and minimum greens need {need:g} s")
+    idx, fixed, lo = _green_budget(signal, cycle_s, durations, green, mins)
     old = [durations[k] for k in idx]
-    lo = [mins[k] for k in idx]
     delta = cycle_s - signal.cycle_s
     total = sum(old)
     new = [g + delta * g / total for g in old]
@@ -212,13 +216,44 @@ def _stretch(signal: ImportedSignal, cycle_s: float, durations: list[float],
         pool = sum(new[j] - lo[j] for j in free)
         for j in free:
             new[j] -= debt * (new[j] - lo[j]) / pool
-    green_total = cycle_s - fixed
+    return _with_greens(durations, idx, new, lo, cycle_s - fixed)
+
+
+def _demand_split(signal: ImportedSignal, cycle_s: float, durations: list[float],
+                  green: Sequence[bool], mins: Sequence[float],
+                  ratios: Sequence[float]) -> list[float]:
+    from greenwave.sumo.netsplits import demand_greens
+
+    idx, fixed, lo = _green_budget(signal, cycle_s, durations, green, mins)
+    new = demand_greens([ratios[k] for k in idx], lo, cycle_s - fixed)
+    return _with_greens(durations, idx, new, lo, cycle_s - fixed)
+
+
+def _green_budget(signal: ImportedSignal, cycle_s: float, durations: Sequence[float],
+                  green: Sequence[bool], mins: Sequence[float],
+                  ) -> tuple[list[int], float, list[float]]:
+    """Green phase indices, the fixed (transition) time and the green minimums; refuses a cycle
+    the transitions and minimums do not fit."""
+    idx = [k for k, g in enumerate(green) if g]
+    fixed = sum(d for d, g in zip(durations, green, strict=True) if not g)
+    need = fixed + sum(mins[k] for k in idx)
+    if need > cycle_s + _EPS:
+        raise InfeasibleError(
+            f"signal {signal.tls_id}: cannot run a {cycle_s:g} s cycle: its yellow/all-red "
+            f"phases ({fixed:g} s) and minimum greens need {need:g} s")
+    return idx, fixed, [mins[k] for k in idx]
+
+
+def _with_greens(durations: Sequence[float], idx: Sequence[int], greens: list[float],
+                 minimums: Sequence[float], green_total: float) -> list[float]:
+    """*durations* with the green phases *idx* set to *greens*, rounded to whole seconds when
+    the green total is whole and no minimum is broken by rounding."""
     if math.isclose(green_total, round(green_total), abs_tol=1e-9):
-        rounded = [float(g) for g in _round_preserving_sum(new, round(green_total))]
-        if all(g >= m - 1e-9 for g, m in zip(rounded, lo, strict=True)):
-            new = rounded
+        rounded = [float(g) for g in _round_preserving_sum(greens, round(green_total))]
+        if all(g >= m - 1e-9 for g, m in zip(rounded, minimums, strict=True)):
+            greens = rounded
     out = list(durations)
-    for k, g in zip(idx, new, strict=True):
+    for k, g in zip(idx, greens, strict=True):
         out[k] = g
     return out
 
@@ -237,9 +272,13 @@ def own_cycle_exclusions(imported: ImportedCorridor, cycle_s: float) -> tuple[Ex
 
 def retime_corridor(imported: ImportedCorridor, cycle_s: float | None = None, *,
                     min_green_s: float = DEFAULT_MIN_GREEN_S,
-                    keep_own_cycle: bool = False) -> RetimedCorridor:
+                    keep_own_cycle: bool = False,
+                    flow_ratios: Mapping[str, Sequence[float]] | None = None) -> RetimedCorridor:
     """Every signal of *imported* at one common cycle (default :func:`choose_cycle`), and the
     corridor of the retimed windows for the optimizer.
+
+    *flow_ratios* (tls id → one Webster y per phase) give the signals splits from demand
+    (:func:`retime_signal`); signals without an entry keep their proportions.
 
     With *keep_own_cycle* the signals of another cycle are left out (module doc,
     :func:`own_cycle_exclusions`); at least two must stay. Refuses what
@@ -255,7 +294,9 @@ def retime_corridor(imported: ImportedCorridor, cycle_s: float | None = None, *,
         raise InputError(f"only {len(kept)} signal(s) run the common cycle {cycle:g} s; "
                          "coordination needs at least two (choose another --cycle-s or "
                          "do not keep own cycles)", field="keep_own_cycle", value=cycle)
-    signals = tuple(retime_signal(imported.signals[k], cycle, min_green_s=min_green_s)
+    ratios = flow_ratios or {}
+    signals = tuple(retime_signal(imported.signals[k], cycle, min_green_s=min_green_s,
+                                  flow_ratios=ratios.get(imported.signals[k].tls_id))
                     for k in kept)
     for r in signals:
         if r.green_out_s <= 0 or r.green_in_s <= 0:
