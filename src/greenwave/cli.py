@@ -348,6 +348,20 @@ def build_parser() -> argparse.ArgumentParser:
                    help="length of the segment from 06:00, at most 2")
     p.add_argument("--gui", action="store_true", help="run in sumo-gui (over traci)")
     p.add_argument("--out", default="greenwave-retime", help="output folder")
+
+    p = sub.add_parser("bench", help="run a benchmark matrix (scenarios x methods x periods x "
+                       "seeds) on a local pool or a Dask cluster; resumable",
+                       formatter_class=fmt)
+    p.add_argument("spec", help="benchmark spec (TOML; see the README)")
+    p.add_argument("--out", default="bench-out", help="output folder: results.csv, "
+                   "results.parquet, summary.md, plots/, cells/ (what makes it resumable)")
+    p.add_argument("--workers", type=_count_arg,
+                   help="processes of the local pool (default: the machine's cores)")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="run on the Dask cluster at ADDRESS (e.g. tcp://host:8786) instead of "
+                   "the local pool; needs pip install 'greenwave[dask]'")
+    p.add_argument("--work-dir", help="networks, plans and SUMO runs (default: OUT/work); on "
+                   "a cluster a folder every worker can write")
     return parser
 
 
@@ -380,6 +394,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "evaluate-net": cmd_evaluate_net,
         "replay": cmd_replay,
         "retime": cmd_retime,
+        "bench": cmd_bench,
     }[args.command]
     try:
         return handler(args)
@@ -710,6 +725,46 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    from greenwave._progress import ProgressBar, clock
+    from greenwave.bench import read_spec, run_bench
+
+    say = workflow.stderr_progress
+    t0 = time.perf_counter()
+    _check_out(args.out)
+    spec = read_spec(args.spec)  # the whole spec is checked before any cell runs
+    where = (f"the Dask cluster at {args.scheduler}" if args.scheduler else
+             f"a local pool of {args.workers or os.cpu_count() or 1} processes")
+    bar: list[ProgressBar] = []
+
+    def start(total: int, todo: int) -> None:
+        pairs = sum(len(s.periods) for s in spec.scenarios)
+        say(f"bench {spec.name}: {total} cells ({pairs} scenario-periods x "
+            f"{len(spec.methods)} methods x {len(spec.seeds)} seeds); "
+            f"{total - todo} already done, {todo} to run on {where}")
+        bar.append(ProgressBar(todo))
+
+    def done(outcome: Any) -> None:
+        cell = f"{outcome.scenario} {outcome.method} seed {outcome.seed}"
+        bar[0].advance(failed=not outcome.ok,
+                       note=f"{cell}: {'ok' if outcome.ok else 'FAILED'}")
+
+    run = run_bench(spec, args.out, workers=args.workers, scheduler=args.scheduler,
+                    work_dir=args.work_dir, on_start=start, on_done=done)
+    failed = run.table[run.table["status"] != "ok"].drop_duplicates(
+        ["scenario", "period", "method", "seed"])
+    for row in failed.itertuples(index=False):
+        _error(f"cell failed: {row.scenario} {row.period} {row.method} seed {row.seed}: "
+               f"{row.error}")
+    out = Path(args.out)
+    print(f"{run.ran} cells run ({run.failed} failed), {run.skipped} already done, "
+          f"{run.total} in the matrix; {clock(time.perf_counter() - t0)}")
+    print(f"table:   {out / 'results.csv'} and {out / 'results.parquet'}")
+    print(f"summary: {out / 'summary.md'}")
+    print(f"plots:   {out / 'plots'}/")
+    return 1 if len(failed) else 0
+
+
 def cmd_import_net(args: argparse.Namespace) -> int:
     from greenwave.sumo.importnet import explain, write_corridor_spec
 
@@ -725,14 +780,16 @@ def cmd_evaluate_net(args: argparse.Namespace) -> int:
     from greenwave._io import staged_dir
     from greenwave.diagrams import method_comparison_chart, time_space_diagram
     from greenwave.metrics import format_comparison, format_table, pool_seeds, write_metrics_csv
-    from greenwave.netscenario import NetDemand, coordinate, evaluate_net, read_sumocfg, wins
-    from greenwave.sumo.importnet import explain, write_corridor_spec
-    from greenwave.sumo.writeback import (
-        choose_cycle,
-        own_cycle_exclusions,
-        timing_sheet,
-        write_net_programs,
+    from greenwave.netscenario import (
+        NetDemand,
+        coordinate,
+        default_keep_own_cycle,
+        evaluate_net,
+        read_sumocfg,
+        wins,
     )
+    from greenwave.sumo.importnet import explain, write_corridor_spec
+    from greenwave.sumo.writeback import timing_sheet, write_net_programs
 
     say = workflow.stderr_progress
     t0 = time.perf_counter()
@@ -761,8 +818,7 @@ def cmd_evaluate_net(args: argparse.Namespace) -> int:
     say(f"[2/4] coordinating {len(imported.signals)} signals (MAXBAND MILP)")
     keep = args.keep_own_cycle
     if keep is None:  # auto: keep own cycles unless fewer than two signals would be left
-        cycle = choose_cycle(imported) if args.cycle_s is None else args.cycle_s
-        keep = len(imported.signals) - len(own_cycle_exclusions(imported, cycle)) >= 2
+        keep = default_keep_own_cycle(imported, args.cycle_s)
     net_plan = coordinate(imported, cycle_s=args.cycle_s, speed_kmh=args.speed_kmh,
                           speed_in_kmh=args.speed_in_kmh, mode=args.mode,
                           period=demand.period, keep_own_cycle=keep)

@@ -41,7 +41,7 @@ import pandas as pd
 from greenwave.errors import GreenwaveError, InputError
 from greenwave.plan import TimingPlan
 from greenwave.sumo.importnet import ImportedCorridor, ThroughMovement
-from greenwave.sumo.simulate import DrivenRoute
+from greenwave.sumo.simulate import DrivenRoute, SimulationJob, SimulationResult
 from greenwave.sumo.writeback import NetProgram, RetimedCorridor
 from greenwave.workflow import Progress, quiet
 
@@ -241,6 +241,15 @@ def coordinate(
     return NetPlan(retimed, plan, programs)
 
 
+def default_keep_own_cycle(imported: ImportedCorridor, cycle_s: float | None = None) -> bool:
+    """Whether signals of another cycle keep their own program by default: yes when at least
+    two signals run the common cycle (*cycle_s*, default :func:`choose_cycle`'s)."""
+    from greenwave.sumo.writeback import choose_cycle, own_cycle_exclusions
+
+    cycle = choose_cycle(imported) if cycle_s is None else cycle_s
+    return len(imported.signals) - len(own_cycle_exclusions(imported, cycle)) >= 2
+
+
 # --------------------------------------------------------------------------------------------
 # evaluation
 
@@ -265,8 +274,7 @@ def evaluate_net(
     (default twice the corridor's free-flow time plus 10 min) so that they can finish.
     Corridor trips drive through at least *min_signals* consecutive signals (module doc).
     """
-    from greenwave.metrics import selected_trip_metrics
-    from greenwave.sumo.simulate import SimulationJob, read_vehroutes, run_simulations
+    from greenwave.sumo.simulate import run_simulations
 
     unknown = [b for b in baselines if b not in BASELINES]
     if unknown:
@@ -284,27 +292,16 @@ def evaluate_net(
             continue
         progress(f"running {name} (SUMO's tool) on the demand of {demand.period}")
         try:
-            adds[name] = (_run_tool(name, demand, out / f"{name}.add.xml", seed=seeds[0]),)
+            adds[name] = (run_baseline_tool(name, demand, out / f"{name}.add.xml", seed=seeds[0]),)
         except GreenwaveError as exc:
             failures[name] = str(exc)
             progress(f"warning: {name} failed, left out of the comparison: {exc}")
     if greenwave_programs is not None:
         adds["greenwave"] = (greenwave_programs,)
     paths = through_paths(imported)
-    if drain_s is None:
-        length = imported.corridor.length_m
-        drain_s = 2 * length / (imported.corridor.speed_limit_kmh / 3.6) + 600.0
-    end = demand.end_s + drain_s
-    jobs = []
-    for seed in seeds:
-        for method, files in adds.items():
-            run_dir = out / "runs" / f"{method}_seed{seed}"
-            jobs.append(SimulationJob(
-                net_file=demand.net_file, route_files=demand.route_files, out_dir=run_dir,
-                label=method, additional_files=files, seed=seed, begin_s=demand.begin_s,
-                end_s=end, extra_args=("--vehroute-output", str(run_dir / f"{method}.vehroute.xml"),
-                                       "--vehroute-output.exit-times", "true"),
-            ))
+    end = demand.end_s + (drain_s if drain_s is not None else default_drain_s(imported))
+    jobs = [net_job(demand, method, files, seed, out_dir=out, end_s=end)
+            for seed in seeds for method, files in adds.items()]
     progress(f"simulating {len(jobs)} runs ({', '.join(adds)}; seeds "
              f"{', '.join(map(str, seeds))}; trips departing {demand.period}, run to "
              f"{end:.0f} s)")
@@ -312,23 +309,57 @@ def evaluate_net(
     results = run_simulations(jobs, on_done=lambda job, k, n: progress(
         f"  run {k}/{n} done: {job.label}, seed {job.seed} "
         f"({time.perf_counter() - t0:.0f} s elapsed)"))
-    frames = []
-    for job, res in zip(jobs, results, strict=True):
-        routes = read_vehroutes(Path(job.out_dir) / f"{job.label}.vehroute.xml")
-        selected = {d: corridor_trips(routes, p, min_signals=min_signals)
-                    for d, p in paths.items()}
-        measured = res.trips[(res.trips["depart"] >= demand.begin_s)
-                             & (res.trips["depart"] < demand.end_s)]
-        m = selected_trip_metrics(measured, selected, method=job.label, period=demand.period)
-        m["seed"] = job.seed
-        m["teleports"] = res.teleports
-        m["total_delay_s"] = res.total_delay_s
-        m["not_inserted"] = res.vehicles_waiting
-        frames.append(m)
+    frames = [net_run_metrics(demand, paths, job, res, min_signals=min_signals)
+              for job, res in zip(jobs, results, strict=True)]
     return NetEvaluation(pd.concat(frames, ignore_index=True), adds, failures)
 
 
-def _run_tool(name: str, demand: NetDemand, out_add: Path, *, seed: int) -> Path:
+def default_drain_s(imported: ImportedCorridor) -> float:
+    """How long a run continues after the measured period [s]: twice the free-flow time
+    over the corridor at its speed limit, plus 10 min."""
+    return 2 * imported.corridor.length_m / (imported.corridor.speed_limit_kmh / 3.6) + 600.0
+
+
+def net_job(demand: NetDemand, method: str, additional_files: Sequence[Path], seed: int, *,
+            out_dir: str | Path, end_s: float) -> SimulationJob:
+    """The simulation of one method and seed on an imported net, from the period's begin to
+    *end_s* [s], into ``out_dir/runs/<method>_seed<N>/``, with the driven routes and their
+    exit times (``--vehroute-output``) that corridor trips are judged from."""
+    from greenwave.sumo.simulate import SimulationJob
+
+    run_dir = Path(out_dir) / "runs" / f"{method}_seed{seed}"
+    return SimulationJob(
+        net_file=demand.net_file, route_files=demand.route_files, out_dir=run_dir,
+        label=method, additional_files=tuple(additional_files), seed=seed,
+        begin_s=demand.begin_s, end_s=end_s,
+        extra_args=("--vehroute-output", str(run_dir / f"{method}.vehroute.xml"),
+                    "--vehroute-output.exit-times", "true"),
+    )
+
+
+def net_run_metrics(demand: NetDemand, paths: Mapping[str, CorridorPath], job: SimulationJob,
+                    result: SimulationResult, *, min_signals: int = 2) -> pd.DataFrame:
+    """metrics.csv rows (plus ``corridor_time_s``) of one run on an imported net: the corridor
+    trips of each direction departing in the period, with the run's seed, teleports, network
+    delay and insertion backlog."""
+    from greenwave.metrics import selected_trip_metrics
+    from greenwave.sumo.simulate import read_vehroutes
+
+    routes = read_vehroutes(Path(job.out_dir) / f"{job.label}.vehroute.xml")
+    selected = {d: corridor_trips(routes, p, min_signals=min_signals) for d, p in paths.items()}
+    trips = result.trips
+    measured = trips[(trips["depart"] >= demand.begin_s) & (trips["depart"] < demand.end_s)]
+    m = selected_trip_metrics(measured, selected, method=job.label, period=demand.period)
+    m["seed"] = job.seed
+    m["teleports"] = result.teleports
+    m["total_delay_s"] = result.total_delay_s
+    m["not_inserted"] = result.vehicles_waiting
+    return m
+
+
+def run_baseline_tool(name: str, demand: NetDemand, out_add: Path, *, seed: int) -> Path:
+    """Run SUMO's tool *name* (``tlscoordinator`` or ``tlscycleadaptation``) on the net and
+    demand; the additional file it wrote (*out_add*)."""
     from greenwave.sumo.baselines import tls_coordinator, tls_cycle_adaptation
 
     if name == "tlscoordinator":
