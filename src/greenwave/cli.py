@@ -759,7 +759,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
     out = Path(args.out)
     print(f"{run.ran} cells run ({run.failed} failed), {run.skipped} already done, "
           f"{run.total} in the matrix; {clock(time.perf_counter() - t0)}")
-    print(f"table:   {out / 'results.csv'} and {out / 'results.parquet'}")
+    parquet = f" and {run.files['parquet']}" if "parquet" in run.files else \
+        " (no Parquet: pip install 'greenwave[parquet]')"
+    print(f"table:   {out / 'results.csv'}{parquet}")
     print(f"summary: {out / 'summary.md'}")
     print(f"plots:   {out / 'plots'}/")
     return 1 if len(failed) else 0

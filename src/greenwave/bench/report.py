@@ -17,16 +17,30 @@ def write_reports(spec: BenchSpec, table: pd.DataFrame, out_dir: str | Path) -> 
     """``results.csv``, ``results.parquet``, ``summary.md`` and ``plots/<scenario>_<period>.png``
     (each measure per direction and method, seeds pooled) in *out_dir*; returns them by name."""
     out = Path(out_dir)
-    files = {"csv": write_metrics_csv(table, out / "results.csv"),
-             "parquet": write_parquet(table, out / "results.parquet")}
+    files = {"csv": write_metrics_csv(table, out / "results.csv")}
+    parquet = write_parquet(table, out / "results.parquet")
+    if parquet is not None:
+        files["parquet"] = parquet
     plots = write_plots(table, out / "plots")
-    files["summary"] = atomic_write_text(out / "summary.md", summary(spec, table, plots, out))
+    text = summary(spec, table, plots, out)
+    if parquet is None:
+        text += f"\n{NO_PARQUET}\n"
+    files["summary"] = atomic_write_text(out / "summary.md", text)
     files.update({f"plot:{p.stem}": p for p in plots})
     return files
 
 
-def write_parquet(table: pd.DataFrame, path: Path) -> Path:
-    """*table* as Parquet (pyarrow), written atomically."""
+NO_PARQUET = ("results.parquet was not written: it needs pyarrow (pip install "
+              "'greenwave[parquet]'); results.csv holds the same table.")
+
+
+def write_parquet(table: pd.DataFrame, path: Path) -> Path | None:
+    """*table* as Parquet, written atomically; None (nothing written) without pyarrow, an
+    optional extra: libsumo warns when it was built against another libarrow version."""
+    try:
+        import pyarrow  # noqa: F401
+    except ImportError:
+        return None
     buffer = io.BytesIO()
     table.to_parquet(buffer, index=False, engine="pyarrow")
     with atomic_open(path, "wb") as fh:

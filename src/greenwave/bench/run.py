@@ -141,7 +141,7 @@ def _dask_outcomes(cells: Sequence[Cell], work: str, scheduler: str) -> Iterator
         raise InputError(f"cannot reach the Dask scheduler ({exc})", field="--scheduler",
                          value=scheduler) from exc
     try:
-        futures = client.map(run_cell, cells, work=work, pure=False,
+        futures = client.map(run_cell, cells, work_dir=work, pure=False,
                              key=[f"greenwave-cell-{c.fingerprint()}-{k}"
                                   for k, c in enumerate(cells)])
         owner = {f.key: c for f, c in zip(futures, cells, strict=True)}
@@ -213,5 +213,5 @@ def collect_table(spec: BenchSpec, out_dir: str | Path) -> pd.DataFrame:
         table[col] = table[col].astype("float64")
     table["seed"] = table["seed"].astype("int64")
     for col in ("scenario", "kind", "method", "period", "direction", "status", "error"):
-        table[col] = table[col].fillna("").astype(str)
+        table[col] = table[col].astype(object).where(table[col].notna(), "").astype(str)
     return table
