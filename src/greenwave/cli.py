@@ -370,6 +370,20 @@ def build_parser() -> argparse.ArgumentParser:
                    help="length of the segment from 06:00, at most 2")
     p.add_argument("--gui", action="store_true", help="run in sumo-gui (over traci)")
     p.add_argument("--out", default="greenwave-retime", help="output folder")
+
+    p = sub.add_parser("bench", help="run a benchmark matrix (scenarios x methods x periods x "
+                       "seeds) on a local pool or a Dask cluster; resumable",
+                       formatter_class=fmt)
+    p.add_argument("spec", help="benchmark spec (TOML; see the README)")
+    p.add_argument("--out", default="bench-out", help="output folder: results.csv, "
+                   "results.parquet, summary.md, plots/, cells/ (what makes it resumable)")
+    p.add_argument("--workers", type=_count_arg,
+                   help="processes of the local pool (default: the machine's cores)")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="run on the Dask cluster at ADDRESS (e.g. tcp://host:8786) instead of "
+                   "the local pool; needs pip install 'greenwave[dask]'")
+    p.add_argument("--work-dir", help="networks, plans and SUMO runs (default: OUT/work); on "
+                   "a cluster a folder every worker can write")
     return parser
 
 
@@ -402,6 +416,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "evaluate-net": cmd_evaluate_net,
         "replay": cmd_replay,
         "retime": cmd_retime,
+        "bench": cmd_bench,
     }[args.command]
     try:
         return handler(args)
@@ -732,6 +747,48 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    from greenwave._progress import ProgressBar, clock
+    from greenwave.bench import read_spec, run_bench
+
+    say = workflow.stderr_progress
+    t0 = time.perf_counter()
+    _check_out(args.out)
+    spec = read_spec(args.spec)  # the whole spec is checked before any cell runs
+    where = (f"the Dask cluster at {args.scheduler}" if args.scheduler else
+             f"a local pool of {args.workers or os.cpu_count() or 1} processes")
+    bar: list[ProgressBar] = []
+
+    def start(total: int, todo: int) -> None:
+        pairs = sum(len(s.periods) for s in spec.scenarios)
+        say(f"bench {spec.name}: {total} cells ({pairs} scenario-periods x "
+            f"{len(spec.methods)} methods x {len(spec.seeds)} seeds); "
+            f"{total - todo} already done, {todo} to run on {where}")
+        bar.append(ProgressBar(todo))
+
+    def done(outcome: Any) -> None:
+        cell = f"{outcome.scenario} {outcome.method} seed {outcome.seed}"
+        bar[0].advance(failed=not outcome.ok,
+                       note=f"{cell}: {'ok' if outcome.ok else 'FAILED'}")
+
+    run = run_bench(spec, args.out, workers=args.workers, scheduler=args.scheduler,
+                    work_dir=args.work_dir, on_start=start, on_done=done)
+    failed = run.table[run.table["status"] != "ok"].drop_duplicates(
+        ["scenario", "period", "method", "seed"])
+    for row in failed.itertuples(index=False):
+        _error(f"cell failed: {row.scenario} {row.period} {row.method} seed {row.seed}: "
+               f"{row.error}")
+    out = Path(args.out)
+    print(f"{run.ran} cells run ({run.failed} failed), {run.skipped} already done, "
+          f"{run.total} in the matrix; {clock(time.perf_counter() - t0)}")
+    parquet = f" and {run.files['parquet']}" if "parquet" in run.files else \
+        " (no Parquet: pip install 'greenwave[parquet]')"
+    print(f"table:   {out / 'results.csv'}{parquet}")
+    print(f"summary: {out / 'summary.md'}")
+    print(f"plots:   {out / 'plots'}/")
+    return 1 if len(failed) else 0
+
+
 def cmd_import_net(args: argparse.Namespace) -> int:
     from greenwave.sumo.importnet import explain, write_corridor_spec
 
@@ -751,18 +808,14 @@ def cmd_evaluate_net(args: argparse.Namespace) -> int:
         NetDemand,
         coordinate,
         count_link_flows,
+        default_keep_own_cycle,
         evaluate_net,
         read_sumocfg,
         tune_net_plan,
         wins,
     )
     from greenwave.sumo.importnet import explain, write_corridor_spec
-    from greenwave.sumo.writeback import (
-        choose_cycle,
-        own_cycle_exclusions,
-        timing_sheet,
-        write_net_programs,
-    )
+    from greenwave.sumo.writeback import timing_sheet, write_net_programs
 
     say = workflow.stderr_progress
     t0 = time.perf_counter()
@@ -801,9 +854,7 @@ def cmd_evaluate_net(args: argparse.Namespace) -> int:
     keep = args.keep_own_cycle
     if keep is None:  # auto: with the programs' own splits keep own cycles unless fewer than
         # two signals would be left; splits from demand retime every signal to the common cycle
-        cycle = choose_cycle(imported) if args.cycle_s is None else args.cycle_s
-        keep = (args.splits == "own"
-                and len(imported.signals) - len(own_cycle_exclusions(imported, cycle)) >= 2)
+        keep = args.splits == "own" and default_keep_own_cycle(imported, args.cycle_s)
     out = Path(args.out)
     with staged_dir(out) as tmp:
         counts = None

@@ -273,10 +273,11 @@ def count_link_flows(demand: NetDemand, imported: ImportedCorridor, *, out_dir: 
     tls_ids = [s.tls_id for s in imported.signals]
     links = read_signal_links(demand.net_file, tls_ids)
     folder = Path(out_dir) / "count"
-    job = _net_job(demand, (), folder, "count", seed, demand.end_s + _drain_s(imported))
+    job = net_job(demand, "count", (), seed, out_dir=folder,
+                  end_s=demand.end_s + default_drain_s(imported))
     progress(f"counting link flows: the net's own programs, seed {seed}")
     run_simulations([job])
-    flows = link_flows(read_vehroutes(folder / "count.vehroute.xml"), links,
+    flows = link_flows(read_vehroutes(Path(job.out_dir) / "count.vehroute.xml"), links,
                        begin_s=demand.begin_s, end_s=demand.end_s)
     shutil.rmtree(folder, ignore_errors=True)
     rows = [{"tls_id": tls, "link_index": link.index, "from_lane": link.from_lane,
@@ -386,7 +387,7 @@ def tune_net_plan(
         {max(1.0, float(round(cycle / d))) for d in (3, 6, 12, 24)}, reverse=True)
     work = Path(out_dir) / "tune"
     paths = through_paths(retimed.imported)
-    end = demand.end_s + _drain_s(retimed.imported)
+    end = demand.end_s + default_drain_s(retimed.imported)
     need = keep_band * (band.bandwidth_out_s + band.bandwidth_in_s) - 1e-6
     simulated: dict[tuple[float, ...], tuple[float, dict[str, float]]] = {}
     guard: dict[str, float] = {}
@@ -400,7 +401,7 @@ def tune_net_plan(
             folder = work / f"candidate{len(simulated) + len(jobs) // len(seeds) + 1}"
             add, _ = write_net_programs(retimed, net_programs(retimed, plan_of(starts)),
                                         folder / "greenwave.add.xml")
-            jobs += [_net_job(demand, (add,), folder / f"seed{seed}", "tune", seed, end)
+            jobs += [net_job(demand, "tune", (add,), seed, out_dir=folder, end_s=end)
                      for seed in seeds]
         results = run_simulations(jobs)
         n = len(seeds)
@@ -410,7 +411,7 @@ def tune_net_plan(
                                         strict=True)]
             per_dir = {d: sum(r[1].get(d, 0.0) for r in runs) / n for d in paths}
             simulated[starts] = (sum(r[0] for r in runs) / n, per_dir)
-        for folder in {Path(j.out_dir).parent for j in jobs}:
+        for folder in {Path(j.out_dir).parent.parent for j in jobs}:
             shutil.rmtree(folder, ignore_errors=True)
         best = min(v for v, _ in simulated.values())
         progress(f"  tuning: {len(simulated)}/{max_evaluations} candidates simulated (best "
@@ -480,6 +481,15 @@ def _plan_with_starts(band: TimingPlan, retimed: RetimedCorridor,
         queues_s=[(x.queue_out_s, x.queue_in_s) for x in band.signals])
 
 
+def default_keep_own_cycle(imported: ImportedCorridor, cycle_s: float | None = None) -> bool:
+    """Whether signals of another cycle keep their own program by default: yes when at least
+    two signals run the common cycle (*cycle_s*, default :func:`choose_cycle`'s)."""
+    from greenwave.sumo.writeback import choose_cycle, own_cycle_exclusions
+
+    cycle = choose_cycle(imported) if cycle_s is None else cycle_s
+    return len(imported.signals) - len(own_cycle_exclusions(imported, cycle)) >= 2
+
+
 # --------------------------------------------------------------------------------------------
 # evaluation
 
@@ -522,14 +532,15 @@ def evaluate_net(
             continue
         progress(f"running {name} (SUMO's tool) on the demand of {demand.period}")
         try:
-            adds[name] = (_run_tool(name, demand, out / f"{name}.add.xml", seed=seeds[0]),)
+            adds[name] = (run_baseline_tool(name, demand, out / f"{name}.add.xml", seed=seeds[0]),)
         except GreenwaveError as exc:
             failures[name] = str(exc)
             progress(f"warning: {name} failed, left out of the comparison: {exc}")
     if greenwave_programs is not None:
         adds["greenwave"] = (greenwave_programs,)
-    end = demand.end_s + (_drain_s(imported) if drain_s is None else drain_s)
-    jobs = [_net_job(demand, files, out / "runs" / f"{method}_seed{seed}", method, seed, end)
+    paths = through_paths(imported)
+    end = demand.end_s + (drain_s if drain_s is not None else default_drain_s(imported))
+    jobs = [net_job(demand, method, files, seed, out_dir=out, end_s=end)
             for seed in seeds for method, files in adds.items()]
     progress(f"simulating {len(jobs)} runs ({', '.join(adds)}; seeds "
              f"{', '.join(map(str, seeds))}; trips departing {demand.period}, run to "
@@ -538,8 +549,7 @@ def evaluate_net(
     results = run_simulations(jobs, on_done=lambda job, k, n: progress(
         f"  run {k}/{n} done: {job.label}, seed {job.seed} "
         f"({time.perf_counter() - t0:.0f} s elapsed)"))
-    paths = through_paths(imported)
-    frames = [_net_metrics(job, res, demand, paths, min_signals)
+    frames = [net_run_metrics(demand, paths, job, res, min_signals=min_signals)
               for job, res in zip(jobs, results, strict=True)]
     return NetEvaluation(pd.concat(frames, ignore_index=True), adds, failures)
 
@@ -549,39 +559,48 @@ def _performance(job: SimulationJob, result: SimulationResult, demand: NetDemand
                  stop_penalty_s: float) -> tuple[float, dict[str, float]]:
     """The tuning performance index of one run [veh·h] (:class:`NetTuning`), and per direction
     the corridor trips' mean delay + stop penalty per trip [s]."""
-    m = _net_metrics(job, result, demand, paths, min_signals)
+    m = net_run_metrics(demand, paths, job, result, min_signals=min_signals)
     per_trip = (m["delay_s"] + stop_penalty_s * m["stops_per_trip"]).fillna(0.0)
     corridor = float((m["trips"] * per_trip).sum())
     return ((result.total_delay_s + corridor) / 3600.0,
             dict(zip(m["direction"].astype(str), per_trip.astype(float), strict=True)))
 
 
-def _drain_s(imported: ImportedCorridor) -> float:
-    """Run time after the period: twice the corridor's free-flow time plus 10 min [s]."""
+def default_drain_s(imported: ImportedCorridor) -> float:
+    """How long a run continues after the measured period [s]: twice the free-flow time
+    over the corridor at its speed limit, plus 10 min."""
     return 2 * imported.corridor.length_m / (imported.corridor.speed_limit_kmh / 3.6) + 600.0
 
 
-def _net_job(demand: NetDemand, additional: tuple[Path, ...], run_dir: Path, label: str,
-             seed: int, end_s: float) -> SimulationJob:
-    """One run of the net's demand with *additional* programs, writing driven routes."""
+def net_job(demand: NetDemand, method: str, additional_files: Sequence[Path], seed: int, *,
+            out_dir: str | Path, end_s: float) -> SimulationJob:
+    """The simulation of one method and seed on an imported net, from the period's begin to
+    *end_s* [s], into ``out_dir/runs/<method>_seed<N>/``, with the driven routes and their
+    exit times (``--vehroute-output``) that corridor trips are judged from."""
+    from greenwave.sumo.simulate import SimulationJob
+
+    run_dir = Path(out_dir) / "runs" / f"{method}_seed{seed}"
     return SimulationJob(
         net_file=demand.net_file, route_files=demand.route_files, out_dir=run_dir,
-        label=label, additional_files=additional, seed=seed, begin_s=demand.begin_s,
-        end_s=end_s, extra_args=("--vehroute-output", str(run_dir / f"{label}.vehroute.xml"),
-                                 "--vehroute-output.exit-times", "true"),
+        label=method, additional_files=tuple(additional_files), seed=seed,
+        begin_s=demand.begin_s, end_s=end_s,
+        extra_args=("--vehroute-output", str(run_dir / f"{method}.vehroute.xml"),
+                    "--vehroute-output.exit-times", "true"),
     )
 
 
-def _net_metrics(job: SimulationJob, result: SimulationResult, demand: NetDemand,
-                 paths: Mapping[str, CorridorPath], min_signals: int) -> pd.DataFrame:
-    """Corridor-trip metrics of one run (trips departing in the period), with run totals."""
+def net_run_metrics(demand: NetDemand, paths: Mapping[str, CorridorPath], job: SimulationJob,
+                    result: SimulationResult, *, min_signals: int = 2) -> pd.DataFrame:
+    """metrics.csv rows (plus ``corridor_time_s``) of one run on an imported net: the corridor
+    trips of each direction departing in the period, with the run's seed, teleports, network
+    delay and insertion backlog."""
     from greenwave.metrics import selected_trip_metrics
     from greenwave.sumo.simulate import read_vehroutes
 
     routes = read_vehroutes(Path(job.out_dir) / f"{job.label}.vehroute.xml")
     selected = {d: corridor_trips(routes, p, min_signals=min_signals) for d, p in paths.items()}
-    measured = result.trips[(result.trips["depart"] >= demand.begin_s)
-                            & (result.trips["depart"] < demand.end_s)]
+    trips = result.trips
+    measured = trips[(trips["depart"] >= demand.begin_s) & (trips["depart"] < demand.end_s)]
     m = selected_trip_metrics(measured, selected, method=job.label, period=demand.period)
     m["seed"] = job.seed
     m["teleports"] = result.teleports
@@ -590,7 +609,9 @@ def _net_metrics(job: SimulationJob, result: SimulationResult, demand: NetDemand
     return m
 
 
-def _run_tool(name: str, demand: NetDemand, out_add: Path, *, seed: int) -> Path:
+def run_baseline_tool(name: str, demand: NetDemand, out_add: Path, *, seed: int) -> Path:
+    """Run SUMO's tool *name* (``tlscoordinator`` or ``tlscycleadaptation``) on the net and
+    demand; the additional file it wrote (*out_add*)."""
     from greenwave.sumo.baselines import tls_coordinator, tls_cycle_adaptation
 
     if name == "tlscoordinator":

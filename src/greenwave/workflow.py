@@ -215,32 +215,16 @@ def evaluate(
     (default: twice the corridor's free-flow time plus 10 min) so that they can finish.
     Trips still unfinished then are not counted.
     """
-    from greenwave.metrics import through_trip_metrics
-    from greenwave.sumo.simulate import SimulationJob, run_simulations
+    from greenwave.sumo.simulate import run_simulations
 
     out = Path(out_dir)
     corridor = scenario.corridor
     horizon = end_s if end_s is not None else corridor.period(scenario.period).duration_s
-    if drain_s is None:
-        span_m = corridor.length_m + 2 * corridor.approach_m
-        drain_s = 2 * span_m / (corridor.speed_limit_kmh / 3.6) + 600
-    end = horizon + drain_s
+    end = horizon + (drain_s if drain_s is not None else default_drain_s(corridor))
     seeds = seeds or (scenario.seed,)
     runs: dict[str, Sequence[Path]] = {"baseline": (), **methods}
-    jobs = [
-        SimulationJob(
-            net_file=scenario.layout.net_file,
-            route_files=(scenario.routes_file,),
-            additional_files=tuple(adds),
-            seed=seed,
-            begin_s=0.0,
-            end_s=end,
-            out_dir=out / "runs" / f"{method}_seed{seed}",
-            label=method,
-        )
-        for seed in seeds
-        for method, adds in runs.items()
-    ]
+    jobs = [simulation_job(scenario, method, adds, seed, out_dir=out, end_s=end)
+            for seed in seeds for method, adds in runs.items()]
     progress(f"simulating {len(jobs)} runs ({', '.join(runs)}; seeds "
              f"{', '.join(map(str, seeds))}; trips departing in {horizon:g} s, run to "
              f"{end:.0f} s)")
@@ -253,17 +237,49 @@ def evaluate(
         ),
     )
     progress(f"simulations done in {time.perf_counter() - t0:.0f} s")
-    frames = []
-    for job, res in zip(jobs, results, strict=True):
-        measured = res.trips[res.trips["depart"] < horizon]
-        m = through_trip_metrics(measured, method=job.label, period=scenario.period,
-                                 through=scenario.layout.through_routes)
-        m["seed"] = job.seed
-        m["teleports"] = res.teleports
-        m["total_delay_s"] = res.total_delay_s
-        m["not_inserted"] = res.vehicles_waiting  # still queued for entry when the run ended
-        frames.append(m)
+    frames = [run_metrics(scenario, job, res, horizon_s=horizon)
+              for job, res in zip(jobs, results, strict=True)]
     return pd.concat(frames, ignore_index=True)
+
+
+def default_drain_s(corridor: Corridor) -> float:
+    """How long a run continues after the measured period [s]: twice the free-flow time over
+    the corridor and its approach links at the speed limit, plus 10 min."""
+    span_m = corridor.length_m + 2 * corridor.approach_m
+    return 2 * span_m / (corridor.speed_limit_kmh / 3.6) + 600
+
+
+def simulation_job(scenario: Scenario, method: str, additional_files: Sequence[Path],
+                   seed: int, *, out_dir: str | Path, end_s: float) -> Any:
+    """The :class:`~greenwave.sumo.simulate.SimulationJob` of one method and seed on a built
+    scenario, run from 0 to *end_s* [s] into ``out_dir/runs/<method>_seed<N>/``."""
+    from greenwave.sumo.simulate import SimulationJob
+
+    return SimulationJob(
+        net_file=scenario.layout.net_file,
+        route_files=(scenario.routes_file,),
+        additional_files=tuple(additional_files),
+        seed=seed,
+        begin_s=0.0,
+        end_s=end_s,
+        out_dir=Path(out_dir) / "runs" / f"{method}_seed{seed}",
+        label=method,
+    )
+
+
+def run_metrics(scenario: Scenario, job: Any, result: Any, *, horizon_s: float) -> pd.DataFrame:
+    """metrics.csv rows of one run: through trips departing before *horizon_s* [s], per
+    direction, with the run's seed, teleports, network delay and insertion backlog."""
+    from greenwave.metrics import through_trip_metrics
+
+    measured = result.trips[result.trips["depart"] < horizon_s]
+    m = through_trip_metrics(measured, method=job.label, period=scenario.period,
+                             through=scenario.layout.through_routes)
+    m["seed"] = job.seed
+    m["teleports"] = result.teleports
+    m["total_delay_s"] = result.total_delay_s
+    m["not_inserted"] = result.vehicles_waiting  # still queued for entry when the run ended
+    return m
 
 
 # --------------------------------------------------------------------------------------------
