@@ -6,6 +6,7 @@ import itertools
 import math
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -260,15 +261,20 @@ def optimize_progression(
                                      integer_offsets=False, time_limit_s=time_limit_s)
         stages.append(_stage_record("cycle", free))
         candidates = _whole_cycles(free.cycle_s, c_lo, c_hi)
-    solutions = []
-    for cycle in candidates:
+
+    def whole_second(cycle: float) -> ProgressionSolution:
         fixed = problem(cycle, cycle)
         # the cycle stage's optimum bounds this cycle's when it saw the same windows there
         bound = (free.objective if free is not None
                  and _same_windows(free_problem, fixed, cycle) else None)
-        sol = solve(fixed, hint=free, bound=bound)
-        stages.append(_stage_record(f"offsets at {cycle:g} s", sol))
-        solutions.append(sol)
+        return solve(fixed, hint=free, bound=bound)
+
+    # the (at most two) cycles are independent MILPs: solved side by side (OR-Tools releases
+    # the GIL while it solves), each in its own solver, so the result is the same either way
+    with ThreadPoolExecutor(max_workers=len(candidates)) as pool:
+        solutions = list(pool.map(whole_second, candidates))
+    stages += [_stage_record(f"offsets at {c:g} s", sol)
+               for c, sol in zip(candidates, solutions, strict=True)]
     if method == "multiband":
         best = max(solutions, key=lambda sol: _multiband_score(sol, weights[0], weights[1]))
     else:

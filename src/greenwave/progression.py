@@ -359,20 +359,6 @@ class _Stage:
     values: dict[str, float]
 
 
-@dataclass(frozen=True)
-class _Bounds:
-    """Ranges of a signal's window quantities over its options and the cycle range [cycles]."""
-
-    shift_lo: float
-    shift_hi: float
-    queue_lo: float
-    queue_hi: float
-    queue_in_lo: float
-    queue_in_hi: float
-    green_hi: float
-    green_in_hi: float
-
-
 class _Model:
     """The MILP of one :class:`ProgressionProblem` (see the module docstring)."""
 
@@ -402,19 +388,36 @@ class _Model:
         links = n - 1 if multiband else 0
         self.b_links = [s.NumVar(0.0, 1.0, f"bl_{j}") for j in range(links)]
         self.b_in_links = [s.NumVar(0.0, 1.0, f"blb_{j}") for j in range(links)]
-        self.u = s.NumVar(0.0, self.z_hi if self.integer else 0.0, "u")
-        self.u_in = s.NumVar(0.0, 1.0, "u_in")
         self.y: list[list[pywraplp.Variable]] = []
         self.w: list[list[pywraplp.Variable]] = []
-        self.phi: list[pywraplp.LinearExpr] = []
-        self.offset_vars: list[pywraplp.Variable] = []
-        self.loops: list[pywraplp.Variable] = []
-        self.bounds: list[_Bounds] = []
+        # where each band's line crosses each signal, from the green's start [cycles]
+        self.x_out: list[pywraplp.Variable] = []
+        self.x_in: list[pywraplp.Variable] = []
+        #: per link: the integer relative offset K_j [s] (whole-second offsets only)
+        self.link_offsets: list[pywraplp.Variable] = []
+        self.shifts: list[pywraplp.LinearExpr] = []
+        self.shift_ranges: list[tuple[float, float]] = []
         for i, sig in enumerate(problem.signals):
             self._signal(i, sig)
-        self._close_loops()
+        for j in range(n - 1):
+            self._link(j)
 
     # -- building blocks
+    #
+    # The model is written per signal and per link, as MAXBAND's loop constraints are: with
+    # x_i, x̄_i the positions of the band lines in signal i's outbound and inbound greens
+    # (from the green's start) and D_j = φ_{j+1} − φ_j the link's relative offset,
+    #     x_{j+1} − x_j = t_j − D_j,    x̄_{j+1} − x̄_j = −t̄_j − D_j − Δ_{j+1} + Δ_j + M_j,
+    # where φ_i is signal i's outbound green start, Δ_i its inbound shift and M_j the link's
+    # loop integer. This is the same set of plans as green starts φ_i, cumulative arrival
+    # times and one loop integer per signal (translation moves every φ_i together; each
+    # signal's loop integer is the sum of the M_j downstream), but every row holds a few
+    # variables instead of a sum over the corridor, and every integer belongs to one link:
+    # branching on it moves one signal against its neighbour. Continuous offsets eliminate
+    # D_j (the loop constraint proper); whole-second offsets keep D_j = K_j / C with an
+    # integer K_j (φ_0 = 0 by translation). Ganjiang's whole-second MULTIBAND went from a
+    # 0.06 % gap after 30 s (one integer green start per signal) to proven optima in
+    # seconds; benchmarks/solve_speed.py has the figures.
 
     def _travel(self, d_m: float, speeds_kmh: tuple[float, float], name: str) -> pywraplp.Variable:
         lo_ms, hi_ms = speeds_kmh[0] / _KMH_PER_MS, speeds_kmh[1] / _KMH_PER_MS
@@ -465,83 +468,71 @@ class _Model:
         shift, sh_lo, sh_hi = self._affine(i, "shift")
         queue, q_lo, _ = self._affine(i, "queue_out")
         queue_in, qi_lo, _ = self._affine(i, "queue_in")
-        t_lo, t_hi = self._arrival_bounds(i, self.t_out, outbound=True)
-        tb_lo, tb_hi = self._arrival_bounds(i, self.t_in, outbound=False)
-        arrive = sum(self.t_out[:i], 0.0 * self.z)
-        arrive_in = sum(self.t_in[i:], 0.0 * self.z)
-        phi_lo, phi_hi = t_lo - g_hi, self.u.ub() + t_hi - q_lo
-        if self.integer:
-            cycle = self.problem.cycle_range_s[0]
-            n_var = s.IntVar(math.ceil(phi_lo * cycle - _EPS), math.floor(phi_hi * cycle + _EPS),
-                             f"n_{i}")
-            self.offset_vars.append(n_var)
-            phi: pywraplp.LinearExpr = n_var * (1.0 / cycle)
-        else:
-            phi_var = s.NumVar(phi_lo, phi_hi, f"phi_{i}")
-            self.offset_vars.append(phi_var)
-            phi = phi_var + 0.0
-        self.phi.append(phi)
-        m = self._loop(i, phi_lo, phi_hi, tb_lo, tb_hi, gi_hi, qi_lo, sh_lo, sh_hi)
-        start_in = phi + shift + m  # inbound green of loop m_i (see _loop)
+        self.shifts.append(shift)
+        x = s.NumVar(q_lo, g_hi, f"x_{i}")
+        x_in = s.NumVar(qi_lo, gi_hi, f"xb_{i}")
+        self.x_out.append(x)
+        self.x_in.append(x_in)
         if not self.multiband:
-            # each band inside its green (after the queue clears); u, ū: leading edges
-            s.Add(phi + queue <= self.u + arrive)
-            s.Add(self.u + arrive + self.b <= phi + green)
-            s.Add(start_in + queue_in <= self.u_in + arrive_in)
-            s.Add(self.u_in + arrive_in + self.b_in <= start_in + green_in)
+            # each band inside its green (after the queue clears); x: the band's leading edge
+            s.Add(queue <= x)
+            s.Add(x + self.b <= green)
+            s.Add(queue_in <= x_in)
+            s.Add(x_in + self.b_in <= green_in)
         else:
-            # the band of each link touching signal i, centred on the progression line
-            # (u + T_i outbound, ū + T̄_i inbound), inside the green (Gartner et al. 1991)
+            # the band of each link touching signal i, centred on the progression line,
+            # inside the green (Gartner et al. 1991)
             for j in (i - 1, i):
                 if 0 <= j < len(self.b_links):
                     half, half_in = 0.5 * self.b_links[j], 0.5 * self.b_in_links[j]
-                    s.Add(phi + queue <= self.u + arrive - half)
-                    s.Add(self.u + arrive + half <= phi + green)
-                    s.Add(start_in + queue_in <= self.u_in + arrive_in - half_in)
-                    s.Add(self.u_in + arrive_in + half_in <= start_in + green_in)
-        self.bounds.append(_Bounds(sh_lo, sh_hi, q_lo, self._affine(i, "queue_out")[2],
-                                   qi_lo, self._affine(i, "queue_in")[2], g_hi, gi_hi))
+                    s.Add(queue + half <= x)
+                    s.Add(x + half <= green)
+                    s.Add(queue_in + half_in <= x_in)
+                    s.Add(x_in + half_in <= green_in)
+        self.shift_ranges.append((sh_lo, sh_hi))
 
-    def _loop(self, i: int, phi_lo: float, phi_hi: float, tb_lo: float, tb_hi: float,
-              gi_hi: float, qi_lo: float, sh_lo: float, sh_hi: float) -> pywraplp.LinearExpr:
-        """The loop integer m_i of signal i, built from the last signal's backwards.
+    def _link(self, j: int) -> None:
+        """Link j's loop integer M_j and, with whole-second offsets, its K_j (see above).
 
-        ``m_i = m_{i+1} + M_i`` with one integer ``M_i`` per link. MAXBAND's loop
-        constraint bounds ``M_i`` tightly (a few values), where ``m_i`` alone would range over
-        as many cycles as the corridor's travel time: the same model, far fewer branches.
-        Signals are built in outbound order, so ``m_i`` is expressed through the *next*
-        signal's only once that exists: the expressions are completed in ``_close_loops``.
+        Both are bounded by the ranges of the other terms of their rows (line positions
+        inside the greens, travel times, shifts): valid for every plan, and a few values
+        each.
         """
         s = self.solver
-        psi_lo, psi_hi = tb_lo - gi_hi, 1.0 + tb_hi - qi_lo
-        lo = math.ceil(psi_lo - phi_hi - sh_hi - _EPS)
-        hi = math.floor(psi_hi - phi_lo - sh_lo + _EPS)
-        # Integer itself, not only through the link integers: SCIP (OR-Tools 9.15) returned
-        # solutions violating ``m_i = m_{i+1} + M_i`` by up to 0.3 with a continuous m_i
-        # (22 of 1,500 random corridors; none with an integer m_i).
-        m = s.IntVar(lo, hi, f"m_{i}")
-        self.loops.append(m)
-        return m
+        x0, x1, xb0, xb1 = self.x_out[j], self.x_out[j + 1], self.x_in[j], self.x_in[j + 1]
+        t, t_in = self.t_out[j], self.t_in[j]
+        (sh0_lo, sh0_hi), (sh1_lo, sh1_hi) = self.shift_ranges[j], self.shift_ranges[j + 1]
+        # M_j = t_j + t̄_j − (x_{j+1} − x_j) + (x̄_{j+1} − x̄_j) + Δ_{j+1} − Δ_j
+        lo = (t.lb() + t_in.lb() - x1.ub() + x0.lb() + xb1.lb() - xb0.ub()
+              + sh1_lo - sh0_hi)
+        hi = (t.ub() + t_in.ub() - x1.lb() + x0.ub() + xb1.ub() - xb0.lb()
+              + sh1_hi - sh0_lo)
+        loop = s.IntVar(math.ceil(lo - _EPS), math.floor(hi + _EPS), f"M_{j}")
+        moved_out = x1 - x0
+        moved_in = xb1 - xb0 + self.shifts[j + 1] - self.shifts[j]
+        if not self.integer:
+            s.Add(moved_out - moved_in == t + t_in - loop)
+            return
+        cycle = self.problem.cycle_range_s[0]
+        # D_j = t_j − (x_{j+1} − x_j), in seconds
+        k_lo = (t.lb() - x1.ub() + x0.lb()) * cycle
+        k_hi = (t.ub() - x1.lb() + x0.ub()) * cycle
+        offset = s.IntVar(math.ceil(k_lo - _EPS), math.floor(k_hi + _EPS), f"K_{j}")
+        self.link_offsets.append(offset)
+        s.Add(moved_out == t - offset * (1.0 / cycle))
+        s.Add(moved_in == -t_in - offset * (1.0 / cycle) + loop)
 
-    def _close_loops(self) -> None:
-        """``m_i − m_{i+1} = M_i`` with tight integer ``M_i``."""
-        s = self.solver
-        n = len(self.loops)
-        for i in range(n - 1):
-            a, c = self.bounds[i], self.bounds[i + 1]
-            t_lo = self.t_out[i].lb() + self.t_in[i].lb()
-            t_hi = self.t_out[i].ub() + self.t_in[i].ub()
-            lo = (t_lo - (a.shift_hi - c.shift_lo) - (a.queue_in_hi - c.queue_in_lo)
-                  + (a.queue_lo - c.queue_hi) - a.green_in_hi - c.green_hi)
-            hi = (t_hi - (a.shift_lo - c.shift_hi) - (a.queue_in_lo - c.queue_in_hi)
-                  + (a.queue_hi - c.queue_lo) + c.green_in_hi + a.green_hi)
-            link = s.IntVar(math.ceil(lo - _EPS), math.floor(hi + _EPS), f"M_{i}")
-            s.Add(self.loops[i] == self.loops[i + 1] + link)
-
-    def _arrival_bounds(self, i: int, t: Sequence[pywraplp.Variable],
-                        outbound: bool) -> tuple[float, float]:
-        links = t[:i] if outbound else t[i:]
-        return sum(v.lb() for v in links), sum(v.ub() for v in links)
+    def green_starts(self, values: dict[str, float], cycle: float) -> list[float]:
+        """Every signal's outbound green start [s] in a solution, signal 0 at 0."""
+        starts = [0.0]
+        for j in range(len(self.x_out) - 1):
+            if self.integer:
+                step = float(round(values[self.link_offsets[j].name()]))
+            else:
+                step = (values[self.t_out[j].name()] - values[self.x_out[j + 1].name()]
+                        + values[self.x_out[j].name()]) * cycle
+            starts.append(starts[-1] + step)
+        return starts
 
     def hint(self, sol: ProgressionSolution) -> None:
         """Seed the search with *sol*'s options and link speeds (a partial solution)."""
@@ -713,11 +704,7 @@ def _solution(problem: ProgressionProblem, model: _Model, stage: _Stage, mode: B
     d = problem.distances_m
     speeds_out = tuple(_speed(d[j], v[t.name()], cycle) for j, t in enumerate(model.t_out))
     speeds_in = tuple(_speed(d[j], v[t.name()], cycle) for j, t in enumerate(model.t_in))
-    if model.integer:
-        raw = [float(round(v[var.name()])) for var in model.offset_vars]
-    else:
-        raw = [v[var.name()] * cycle for var in model.offset_vars]
-    starts = _normalised(raw, cycle, model.integer)
+    starts = _normalised(model.green_starts(v, cycle), cycle, model.integer)
     fixed = problem.band_problem(cycle, choice, speeds_out, speeds_in)
     result = evaluate_bands(fixed, starts)
     tolerance = CHECK_TOLERANCE_S * max(1.0, cycle / 100)
