@@ -20,8 +20,8 @@ def bowl(target: Sequence[float]):
     """Separable periodic bowl: sum of 1 - cos(2π (x - a) / P); 0 exactly at the target."""
 
     def f(cands: Sequence[tuple[float, ...]]) -> list[float]:
-        return [sum(1 - math.cos(2 * math.pi * (x - a) / PERIOD) for x, a in zip(c, target))
-                for c in cands]
+        return [sum(1 - math.cos(2 * math.pi * (x - a) / PERIOD)
+                    for x, a in zip(c, target, strict=True)) for c in cands]
 
     return f
 

@@ -390,8 +390,9 @@ def _coordinated_policy(
     if slack >= -_TOL:
         ratios = [plan.ratios[k] for k in plan.slack_phases]
         weights = ratios if sum(ratios) > 0 else [1.0] * len(ratios)
+        total = sum(weights)
         for k, w in zip(plan.slack_phases, weights, strict=True):
-            demand[k] += slack * w / sum(weights)
+            demand[k] += slack * (w / total)  # the share first: exact for subnormal ratios
         return demand, (f"demand greens at v/c {target_vc:g}; demand below the minimum: "
                         f"{_names(plan, at_min)}; slack to {_names(plan, plan.slack_phases)}")
     greens, clamped = _equal_saturation(plan, cycle_s)
@@ -426,6 +427,45 @@ POLICIES: Mapping[str, Policy] = {
     "coordinated": _coordinated_policy,
     "webster": _webster_policy,
 }
+
+
+def phase_greens(
+    ratios: Sequence[float],
+    minimums_s: Sequence[float],
+    lost_s: float,
+    cycle_s: float,
+    *,
+    slack_phases: Sequence[int] = (),
+    policy: str = "coordinated",
+    target_vc: float = TARGET_VC,
+) -> list[float]:
+    """Greens [s] of phases given their critical flow ratios and minimum greens, by *policy*
+    (module docstring); for any phase plan, e.g. an imported SUMO program's green phases.
+
+    *lost_s* is the cycle's yellow and all-red time; *slack_phases* (indices) receive the slack
+    under ``"coordinated"`` (default: every phase). The greens add up to ``cycle_s − lost_s``.
+
+    >>> phase_greens([0.3, 0.1, 0.0], [5, 5, 5], 12, 72, slack_phases=[0])
+    [47.0, 8.0, 5.0]
+    """
+    _check_target(target_vc)
+    _check_cycle(cycle_s)
+    n = len(ratios)
+    if n == 0 or len(minimums_s) != n:
+        raise InputError(f"one flow ratio and one minimum per phase are needed, found {n} and "
+                         f"{len(minimums_s)}", field="ratios", value=n)
+    if any(not 0 <= k < n for k in slack_phases):
+        raise InputError(f"slack phases must lie in 0..{n - 1}, found {list(slack_phases)}",
+                         field="slack_phases", value=list(slack_phases))
+    need = lost_s + sum(minimums_s)
+    if need > cycle_s + _TOL:
+        raise InfeasibleError(f"minimum greens and intergreens need {need:g} s, more than the "
+                              f"cycle {cycle_s:g} s")
+    plan = _Plan(names=tuple(f"phase {k}" for k in range(n)), ratios=tuple(ratios),
+                 mins=tuple(float(m) for m in minimums_s), lost_s=lost_s,
+                 slack_phases=tuple(sorted(set(slack_phases))) or tuple(range(n)))
+    greens, _ = _policy(policy)(plan, cycle_s, target_vc)
+    return [float(g) for g in greens]
 
 
 def demand_splits(

@@ -13,14 +13,20 @@ passages, measures demand, not the capacity the current programs let through.
 
 Splits (Webster 1958; HCM 2016 ch. 19, critical lane groups)
 -----------------------------------------------------------
-A lane's flow is the sum of its links' flows. In a program, a green phase serves the lanes of
-its protected (``G``) links; a lane served in several green phases has its flow shared equally
-among them. A phase's flow ratio is the largest ``lane flow / saturation flow`` it serves
-(``y_i``, saturation 1,800 veh/h per lane by default). At cycle C the green time
-``C − Σ(yellow, all-red phases)`` is shared in proportion to ``y_i`` (Webster's equal degree
-of saturation), no phase below its minimum: phases clamped at their minimum give up their share
-to the others. A phase that serves no counted flow gets its minimum. Yellow and all-red phases
-keep their durations; the phase order and states do not change.
+A lane's flow is the sum of its links' flows. In a program, a green phase (one without yellow)
+serves the lanes of its protected (``G``) links; a lane served in several green phases has its
+flow shared equally among them; yellow phases keep their time and serve no share. A phase's
+flow ratio is the largest ``lane flow / saturation flow`` it serves (``y_i``, saturation
+1,800 veh/h per lane by default). At cycle C the green phases share ``C − Σ(yellow, all-red)``
+in proportion to ``y_i`` (Webster's equal degree of saturation,
+:func:`greenwave.splits.phase_greens`, policy ``"webster"``), none below its minimum. Yellow and
+all-red phases keep their durations; the phase order and states do not change.
+
+Why not the coordinated policy of built corridors (non-coordinated phases at v/c 0.9, the slack
+to the through phases)? Counted flows on a real net understate what its cross streets need
+(permitted turns, short lanes, blocking): on ingolstadt7 that policy left the cross phases 5–9 s
+of 90 s and SUMO jammed them (92 teleports in 3 seeds against 9 with Webster's shares); equal
+saturation keeps every approach's reserve, and the offsets then do the coordinating.
 
 Webster's cycle ``C0 = (1.5 L + 5) / (1 − Y)`` (L the lost time, here the yellow and all-red
 time; Y the sum of the phases' flow ratios) is :func:`webster_cycle_s`.
@@ -107,38 +113,16 @@ def phase_flow_ratios(states: Sequence[str], links: Sequence[SignalLink],
     for link in links:
         lane_flow[link.from_lane] += flows.get(link.index, 0.0)
     served: list[set[str]] = []
-    for state in states:
-        served.append({lane_of[k] for k, c in enumerate(state) if c == "G" and k in lane_of})
+    for state in states:  # transition phases (yellow, red-yellow) keep their time: no share
+        transition = any(c in "yYu" for c in state)
+        served.append(set() if transition else
+                      {lane_of[k] for k, c in enumerate(state) if c == "G" and k in lane_of})
     phases_of: dict[str, int] = defaultdict(int)
     for lanes in served:
         for lane in lanes:
             phases_of[lane] += 1
     return [max((lane_flow[lane] / phases_of[lane] / saturation_vphpl for lane in lanes),
                 default=0.0) for lanes in served]
-
-
-def demand_greens(ratios: Sequence[float], minimums_s: Sequence[float],
-                  green_time_s: float) -> list[float]:
-    """Green phases' durations [s]: *green_time_s* shared in proportion to *ratios*, none below
-    its minimum (clamped phases give up their share); equal shares when no flow is counted."""
-    n = len(ratios)
-    if n != len(minimums_s) or n == 0:
-        raise InputError("one ratio and one minimum per green phase are needed", field="ratios")
-    if sum(minimums_s) > green_time_s + 1e-9:
-        raise InputError(f"minimum greens need {sum(minimums_s):g} s, only {green_time_s:g} s "
-                         "of green in the cycle", field="cycle_s", value=green_time_s)
-    weights = list(ratios) if sum(ratios) > 0 else [1.0] * n
-    fixed: dict[int, float] = {}
-    while True:
-        free = [k for k in range(n) if k not in fixed]
-        rest = green_time_s - sum(fixed.values())
-        total = sum(weights[k] for k in free)
-        share = {k: (rest * weights[k] / total if total > 0 else rest / len(free)) for k in free}
-        short = [k for k in free if share[k] < minimums_s[k] - 1e-9]
-        if not short:
-            return [fixed.get(k, share.get(k, 0.0)) for k in range(n)]
-        for k in short:
-            fixed[k] = float(minimums_s[k])
 
 
 def webster_cycle_s(ratios: Sequence[float], lost_time_s: float) -> float:

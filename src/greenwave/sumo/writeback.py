@@ -222,10 +222,12 @@ def _stretch(signal: ImportedSignal, cycle_s: float, durations: list[float],
 def _demand_split(signal: ImportedSignal, cycle_s: float, durations: list[float],
                   green: Sequence[bool], mins: Sequence[float],
                   ratios: Sequence[float]) -> list[float]:
-    from greenwave.sumo.netsplits import demand_greens
+    """Splits from demand at Webster's equal degree of saturation (greenwave.splits' webster
+    policy; :mod:`greenwave.sumo.netsplits` says why not the coordinated one)."""
+    from greenwave.splits import phase_greens
 
     idx, fixed, lo = _green_budget(signal, cycle_s, durations, green, mins)
-    new = demand_greens([ratios[k] for k in idx], lo, cycle_s - fixed)
+    new = phase_greens([ratios[k] for k in idx], lo, fixed, cycle_s, policy="webster")
     return _with_greens(durations, idx, new, lo, cycle_s - fixed)
 
 
