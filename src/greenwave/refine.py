@@ -257,17 +257,19 @@ def side_group_performance(intersection: Intersection, volumes: Mapping[str, flo
     if not intersection.phases:
         return ()
     y = flow_ratios(intersection, volumes)
-    groups = [("cross", 2.0 * sum(volumes.get(m, 0.0) for m in ("cross_T", "cross_L",
-                                                                 "cross_R")), "cross_T")]
+    # (group, approaches, volume of one approach [veh/h], movement whose green serves it)
+    groups = [("cross", 2, sum(volumes.get(m, 0.0) for m in ("cross_T", "cross_L", "cross_R")),
+               "cross_T")]
     if intersection.left_turn_bay:
-        groups += [(m, volumes.get(m, 0.0), m) for m in ("out_L", "in_L")]
+        groups += [(m, 1, volumes.get(m, 0.0), m) for m in ("out_L", "in_L")]
     out = []
-    for name, volume, movement in groups:
+    for name, approaches, approach_vph, movement in groups:
         green = _served_green_s(intersection.phases, movement)
-        if volume <= _EPS or green <= _EPS or y[movement] <= _EPS:
+        if approach_vph <= _EPS or green <= _EPS or y[movement] <= _EPS:
             continue
         x = y[movement] * cycle_s / green
-        capacity = volume / x
+        capacity = approach_vph / x  # of one approach's lane group
+        volume = approaches * approach_vph
         d_u = float(uniform_delay_s(cycle_s, green, x))
         d_r = float(incremental_delay_s(x, capacity, duration_h))
         g = green / cycle_s
@@ -339,7 +341,8 @@ class ApproachPerformance:
 @dataclass(frozen=True)
 class SideGroupPerformance:
     """A lane group off the main-street through movement at one signal
-    (:func:`side_group_performance`); ``group`` is ``cross``, ``out_L`` or ``in_L``."""
+    (:func:`side_group_performance`); ``group`` is ``cross`` (``volume_vph`` of both
+    approaches, ``capacity_vph`` of one), ``out_L`` or ``in_L``."""
 
     signal_id: str
     group: str
