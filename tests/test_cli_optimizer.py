@@ -37,12 +37,13 @@ def test_zones_on_a_csv_corridor(tmp_path: Path) -> None:
 def test_refine_and_splits_from_demand(tmp_path: Path) -> None:
     res = run("optimize", "ganjiang", "--splits", "demand", "--cycle-range-s", "100", "100",
               "--speed-range-kmh", "55", "55", "--no-sequences", "--refine", "--keep-band",
-              "0.9", "--out", "out", cwd=tmp_path)
+              "0.9", "--max-split-s", "3", "--out", "out", cwd=tmp_path)
     assert res.returncode == 0, res.stderr
     plan = json.loads((tmp_path / "out" / "plan.json").read_text())
     assert plan["solver"]["options"]["splits"] == "demand"
-    assert plan["solver"]["refined"] == "transyt-offsets"
-    assert "refined offsets (delay model)" in res.stdout
+    assert plan["solver"]["refined"] == "transyt-offsets-splits"
+    assert "refined offsets and splits (delay model" in res.stdout
+    assert "sumo_check" not in plan["solver"]  # only with --sumo-check
     kept = float(res.stdout.split("% kept")[0].rsplit("(", 1)[1])
     assert kept >= 90.0
 
@@ -60,6 +61,7 @@ def test_time_of_day_plans(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("extra", "needle"), [
     (["--refine"], "--refine needs demand periods"),
+    (["--sumo-check"], "--sumo-check needs --refine"),
     (["--periods", "all"], "--periods needs demand periods"),
     (["--splits", "demand"], "--splits demand needs demand periods"),
     (["--keep-band", "1.5"], "expected a share from 0 to 1"),

@@ -21,7 +21,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from greenwave.bands import evaluate_bands
-from greenwave.corridor import Corridor, Intersection, PeriodDemand, load_corridor
+from greenwave.corridor import Corridor, Intersection, PeriodDemand, Phase, load_corridor
+from greenwave.errors import InputError
 from greenwave.optimize import optimize_corridor
 from greenwave.plan import TimingPlan, check_plan_matches, plan_from_offsets
 from greenwave.refine import (
@@ -30,9 +31,14 @@ from greenwave.refine import (
     disperse_platoon,
     dispersion_factor,
     evaluate_plan,
+    partial_refinement,
     refine_offsets,
+    refine_plan,
+    side_group_performance,
     stop_line_queue,
+    uniform_delay_s,
 )
+from greenwave.splits import min_greens
 
 GANJIANG = Path(__file__).resolve().parents[1] / "networks" / "ganjiang" / "corridor.toml"
 
@@ -273,3 +279,141 @@ def test_conservation_and_cycle_shift(offsets: list[int], volumes: tuple[float, 
 
 def test_defaults_are_transyts() -> None:
     assert (ALPHA, BETA) == (0.35, 0.8)
+
+
+# --------------------------------------------------------------------------------------------
+# (f) splits in the refinement: side groups, bounds, exact bands, back-off
+
+
+def _phased_corridor(greens: list[tuple[float, float, float]], positions: list[float], *,
+                     out_vph: float, in_vph: float, cross_vph: float,
+                     cycle: float = 90.0) -> Corridor:
+    """Three-phase signals (main through, main left from a bay, cross street), yellow 3 s and
+    all-red 2 s; the cross phase's pedestrian minimum is 7 + 18 / 1.2 − 5 = 17 s."""
+    xs = []
+    for k, ((g_main, g_left, g_cross), x) in enumerate(zip(greens, positions, strict=True)):
+        g_cross = cycle - 15.0 - g_main - g_left
+        phases = (
+            Phase("main", g_main, protected=frozenset({"out_T", "out_R", "in_T", "in_R"})),
+            Phase("left", g_left, min_green_s=6.0, protected=frozenset({"out_L", "in_L"})),
+            Phase("cross", g_cross, protected=frozenset({"cross_T", "cross_R"}),
+                  permitted=frozenset({"cross_L"})),
+        )
+        xs.append(Intersection(id=f"X{k}", position_m=x, green_out_s=1.0, green_in_s=1.0,
+                               left_turn_bay=True, major=True, crossing_length_m=18.0,
+                               cross_lanes=1).with_phases(phases))
+    demand = PeriodDemand("test", main_out_vph=out_vph, main_in_vph=in_vph,
+                          cross_major_vph=cross_vph, left_share=0.08, right_share=0.06)
+    return Corridor(name="test", intersections=tuple(xs), cycle_s=cycle, speed_kmh=50.0,
+                    demand=(demand,))
+
+
+def test_side_group_delay_by_hand() -> None:
+    # C = 100 s, cross green 40 s, 300 veh/h per approach all through on one lane:
+    # y = 300 / 1800 = 1/6, x = y C / g = 5/12, c = 1800 · 40/100 = 720 veh/h;
+    # d1 = 100 (1 − 0.4)² / (2 (1 − 5/12 · 0.4)) = 18 / (5/6) = 21.6 s;
+    # d2 = 900 [(x − 1) + √((x − 1)² + 8 · 0.5 · x / 720)] = 1.7826 s (T = 1 h, I = 1);
+    # stops (1 − 0.4) / (1 − 5/12 · 0.4) + d2 / C = 0.72 + 0.017826.
+    phases = (Phase("main", 50.0, protected=frozenset({"out_T", "out_R", "in_T", "in_R",
+                                                       "out_L", "in_L"})),
+              Phase("cross", 40.0, protected=frozenset({"cross_T", "cross_R", "cross_L"})))
+    x = Intersection(id="A", position_m=0.0, green_out_s=1.0, green_in_s=1.0,
+                     cross_lanes=1).with_phases(phases)
+    volumes = {"out_T": 800.0, "in_T": 800.0, "cross_T": 300.0}
+    (group,) = side_group_performance(x, volumes, cycle_s=100.0, duration_h=1.0)
+    assert group.group == "cross" and group.volume_vph == 600.0  # both approaches
+    assert group.green_s == 40.0
+    assert group.capacity_vph == pytest.approx(720.0)
+    assert group.degree_of_saturation == pytest.approx(5 / 12)
+    assert group.uniform_delay_s == pytest.approx(21.6)
+    assert group.random_delay_s == pytest.approx(1.78263, abs=1e-4)
+    assert group.stops == pytest.approx(0.72 + 0.0178263, abs=1e-6)
+    assert float(uniform_delay_s(100.0, 40.0, 5 / 12)) == pytest.approx(21.6)
+
+
+def test_side_delay_in_evaluate_plan_and_constant_under_offsets() -> None:
+    corridor = _phased_corridor([(40.0, 10.0, 0.0)] * 3, [0.0, 400.0, 800.0], out_vph=900.0,
+                                in_vph=700.0, cross_vph=300.0)
+    a = evaluate_plan(plan_from_offsets(corridor, [0.0, 10.0, 20.0]), corridor)
+    b = evaluate_plan(plan_from_offsets(corridor, [0.0, 50.0, 7.0]), corridor)
+    assert a.side_delay_vehh_per_h > 0
+    assert {g.group for g in a.side_groups} == {"cross", "out_L", "in_L"}
+    assert a.side_delay_vehh_per_h == pytest.approx(b.side_delay_vehh_per_h)
+    assert a.network_performance_index == pytest.approx(
+        a.performance_index + a.side_delay_vehh_per_h + 20.0 * a.side_stops_per_h / 3600)
+
+
+@settings(max_examples=12, deadline=None)
+@given(
+    mains=st.lists(st.tuples(st.integers(30, 44), st.integers(6, 14)), min_size=2,
+                   max_size=4),
+    offsets=st.lists(st.integers(0, 89), min_size=4, max_size=4),
+    volumes=st.tuples(st.floats(400.0, 1500.0), st.floats(400.0, 1500.0),
+                      st.floats(50.0, 500.0)),
+    max_split=st.integers(1, 6),
+)
+def test_split_refinement_bounds_objective_and_exact_bands(
+        mains: list[tuple[int, int]], offsets: list[int],
+        volumes: tuple[float, float, float], max_split: int) -> None:
+    n = len(mains)
+    corridor = _phased_corridor([(float(a), float(b), 0.0) for a, b in mains],
+                                [450.0 * k for k in range(n)], out_vph=volumes[0],
+                                in_vph=volumes[1], cross_vph=volumes[2])
+    plan = plan_from_offsets(corridor, [float(o) for o in offsets[:n]])
+    new, report = refine_plan(plan, corridor, max_shift_s=6, max_split_s=max_split,
+                              keep_band=0.5)
+    # the objective never increases, and the report is the model's own figure
+    assert report.network_pi_after <= report.network_pi_before + 1e-9
+    after = evaluate_plan(new, corridor)
+    assert after.network_performance_index == pytest.approx(report.network_pi_after)
+    for x, old, sig in zip(corridor.intersections, plan.signals, new.signals, strict=True):
+        mins = min_greens(x)
+        assert [p.name for p in sig.phases] == [p.name for p in old.phases]  # structure kept
+        assert sum(p.duration_s for p in sig.phases) == pytest.approx(90.0)
+        for p, q, lo in zip(old.phases, sig.phases, mins, strict=True):
+            assert (q.yellow_s, q.all_red_s) == (p.yellow_s, p.all_red_s)
+            assert q.green_s >= lo - 1e-9  # vehicle and pedestrian minimums
+            assert abs(q.green_s - p.green_s) <= max_split + 1e-9
+            assert q.green_s == round(q.green_s)  # whole seconds
+    # the plan carries the new windows and exact bands for them
+    exact = new.evaluate_bands()
+    assert (new.bandwidth_out_s, new.bandwidth_in_s) == (exact.bandwidth_out_s,
+                                                         exact.bandwidth_in_s)
+    assert report.band_kept >= 0.5 - 1e-9
+    check_plan_matches(new, corridor)
+    # back-off: fraction 0 is the band plan's timing, 1 the refined one's
+    zero = partial_refinement(plan, new, corridor, 0.0)
+    one = partial_refinement(plan, new, corridor, 1.0)
+    assert zero.offsets_s == pytest.approx(plan.offsets_s)
+    assert [s.phases for s in one.signals] == [s.phases for s in new.signals]
+    half = partial_refinement(plan, new, corridor, 0.5)
+    for old, mid, sig in zip(plan.signals, half.signals, new.signals, strict=True):
+        for p, q, r in zip(old.phases, mid.phases, sig.phases, strict=True):
+            assert min(p.green_s, r.green_s) <= q.green_s <= max(p.green_s, r.green_s)
+        assert sum(p.duration_s for p in mid.phases) == pytest.approx(90.0)
+
+
+def test_split_refinement_moves_green_to_the_heavier_side() -> None:
+    # Heavy main street, light cross street: the refinement gives the main street green
+    # (the cross street pays less than the main street gains); reversed, it takes it back.
+    heavy = _phased_corridor([(35.0, 10.0, 0.0)] * 3, [0.0, 400.0, 800.0], out_vph=1600.0,
+                             in_vph=1500.0, cross_vph=120.0)
+    plan = plan_from_offsets(heavy, [0.0, 29.0, 58.0])
+    new, report = refine_plan(plan, heavy, max_split_s=5, keep_band=0.0)
+    assert report.network_pi_after < report.network_pi_before
+    assert sum(s.green_out_s for s in new.signals) > sum(s.green_out_s for s in plan.signals)
+    light = _phased_corridor([(45.0, 10.0, 0.0)] * 3, [0.0, 400.0, 800.0], out_vph=500.0,
+                             in_vph=400.0, cross_vph=650.0)
+    plan = plan_from_offsets(light, [0.0, 29.0, 58.0])
+    new, _ = refine_plan(plan, light, max_split_s=5, keep_band=0.0)
+    assert sum(s.green_out_s for s in new.signals) < sum(s.green_out_s for s in plan.signals)
+
+
+def test_refine_plan_rejects_bad_bounds() -> None:
+    corridor = _phased_corridor([(40.0, 10.0, 0.0)] * 2, [0.0, 400.0], out_vph=900.0,
+                                in_vph=700.0, cross_vph=300.0)
+    plan = plan_from_offsets(corridor, [0.0, 10.0])
+    with pytest.raises(InputError, match="max_split_s"):
+        refine_plan(plan, corridor, max_split_s=-1)
+    with pytest.raises(InputError, match="fraction"):
+        partial_refinement(plan, plan, corridor, 1.5)

@@ -150,13 +150,24 @@ def _add_optimize_options(p: argparse.ArgumentParser) -> None:
                       "critical-lane splits of the period's demand at every cycle")
     after = p.add_argument_group("after the band")
     after.add_argument("--refine", action="store_true",
-                       help="refine the offsets on the platoon-dispersion delay model "
-                       "(needs demand), keeping --keep-band of the two-way band")
+                       help="refine the offsets and splits on the delay model (platoon "
+                       "dispersion on the main street, Webster/HCM delay on the cross streets; "
+                       "needs demand), keeping --keep-band of the two-way band")
     after.add_argument("--keep-band", type=_share, default=0.8, metavar="SHARE",
                        help="share of the two-way band --refine must keep, 0 to 1 "
                        "(default 0.8)")
     after.add_argument("--max-shift-s", type=_count_arg, default=10,
                        help="largest offset change --refine may make per signal [s]")
+    after.add_argument("--max-split-s", type=_count_arg, default=5,
+                       help="largest green change --refine may make per phase [s] (0: "
+                       "offsets only; minimum and pedestrian greens always hold)")
+    after.add_argument("--sumo-check", action="store_true",
+                       help="with --refine: simulate the band and the refined plan on "
+                       "--check-seeds and keep the refined one only if it does not lose on "
+                       "network delay (else half, a quarter of the change, else the band plan)")
+    after.add_argument("--check-seeds", type=_seeds, default=(101, 102),
+                       help="seeds of the --sumo-check runs (default 101,102; keep them apart "
+                       "from the seeds you evaluate on)")
     zones = p.add_argument_group("sub-zones (long arterials)")
     zones.add_argument("--zones", action="store_true",
                        help="partition the corridor into sub-zones, each on its own band "
@@ -487,20 +498,27 @@ def cmd_optimize(args: argparse.Namespace) -> int:
     else:
         period = _select_period(corridor, args.period)
         plans = {period: _one_plan(corridor, period, args)}
-    refined: dict[str, Any] = {}
-    if args.refine:
-        from greenwave.refine import refine_offsets
+    if args.sumo_check and not (args.refine and corridor.has_phases):
+        raise InputError("--sumo-check needs --refine and a TOML spec with phase plans",
+                         file=corridor.source or None, field="--sumo-check")
+    scenarios: dict[str, workflow.Scenario] = {}
 
-        for name, plan in plans.items():
-            plans[name], refined[name] = refine_offsets(
-                plan, corridor, name, keep_band=args.keep_band, max_shift_s=args.max_shift_s)
+    def scenario_of(name: str) -> workflow.Scenario:
+        if name not in scenarios:
+            scenarios[name] = workflow.build_scenario(corridor, _net_dir(corridor.name),
+                                                      period=name)
+        return scenarios[name]
+
+    refined: dict[str, Any] = {}
+    checks: dict[str, Any] = {}
+    if args.refine:
+        plans, refined, checks = _refined_plans(corridor, plans, args, scenario_of)
     written = []
     with staged_dir(args.out) as tmp:
         for name, plan in plans.items():
             scenario = None
             if corridor.has_phases and corridor.demand:
-                scenario = workflow.build_scenario(corridor, _net_dir(corridor.name),
-                                                   period=name)
+                scenario = scenario_of(name)
             folder = tmp / name if args.periods is not None else tmp
             folder.mkdir(parents=True, exist_ok=True)
             files = workflow.write_plan_files(plan, corridor, folder, scenario)
@@ -514,8 +532,34 @@ def cmd_optimize(args: argparse.Namespace) -> int:
         print(_plan_summary(plan, corridor))
         if name in refined:
             print(_refine_summary(refined[name]))
+        if name in checks:
+            print(f"  SUMO check (seeds {', '.join(map(str, checks[name].seeds))}): "
+                  f"{checks[name].outcome}")
     print("wrote " + ", ".join(map(str, written)))
     return 0
+
+
+def _refined_plans(corridor: Corridor, plans: dict[str, TimingPlan], args: argparse.Namespace,
+                   scenario_of: Any) -> tuple[dict[str, TimingPlan], dict[str, Any],
+                                              dict[str, Any]]:
+    """--refine (and --sumo-check): the refined plan of every period, the reports, checks."""
+    import tempfile
+
+    from greenwave.refine import refine_plan
+
+    out, reports, checks = dict(plans), {}, {}
+    for name, plan in plans.items():
+        out[name], reports[name] = refine_plan(
+            plan, corridor, name, keep_band=args.keep_band, max_shift_s=args.max_shift_s,
+            max_split_s=args.max_split_s)
+        if args.sumo_check:
+            from greenwave.refine_check import check_refinement
+
+            with tempfile.TemporaryDirectory(prefix="greenwave-check-") as work:
+                out[name], checks[name] = check_refinement(
+                    plan, out[name], corridor, scenario_of(name), out_dir=work,
+                    seeds=args.check_seeds, progress=workflow.stderr_progress)
+    return out, reports, checks
 
 
 def _period_list(corridor: Corridor, text: str) -> list[str]:
@@ -585,7 +629,12 @@ def _day_plans(corridor: Corridor, names: list[str],
 
 
 def _refine_summary(report: Any) -> str:
-    return (f"  refined offsets (delay model): performance index {report.pi_before:.1f} -> "
+    moved = sum(abs(d) for signal in report.split_changes_s for d in signal) / 2
+    return (f"  refined offsets and splits (delay model; {moved:g} s of green moved): network "
+            f"index {report.network_pi_before:.1f} -> {report.network_pi_after:.1f} veh·h/h "
+            f"(cross streets and left bays {report.side_delay_before_vehh_per_h:.1f} -> "
+            f"{report.side_delay_after_vehh_per_h:.1f} veh·h/h); main street: performance "
+            f"index {report.pi_before:.1f} -> "
             f"{report.pi_after:.1f} veh·h/h, delay {report.delay_before_vehh_per_h:.1f} -> "
             f"{report.delay_after_vehh_per_h:.1f} veh·h/h, stops {report.stops_before_per_h:.0f}"
             f" -> {report.stops_after_per_h:.0f} /h; band {sum(report.band_before_s):.1f} -> "

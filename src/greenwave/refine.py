@@ -56,6 +56,7 @@ integer coordinate search, and its continuous methods would not respect whole se
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
 from collections.abc import Mapping, Sequence
@@ -67,11 +68,18 @@ import numpy.typing as npt
 import pandas as pd
 from scipy.signal import lfilter
 
-from greenwave.bands import evaluate_bands
-from greenwave.corridor import Corridor, PeriodDemand, through_window
+from greenwave.bands import BandProblem, evaluate_bands
+from greenwave.corridor import (
+    Corridor,
+    Intersection,
+    PeriodDemand,
+    Phase,
+    _round_preserving_sum,
+    through_window,
+)
 from greenwave.errors import InputError
 from greenwave.plan import TimingPlan, plan_from_offsets
-from greenwave.splits import SATURATION_VPHPL, movement_volumes
+from greenwave.splits import SATURATION_VPHPL, flow_ratios, min_greens, movement_volumes
 
 __all__ = [
     "ALPHA",
@@ -81,12 +89,17 @@ __all__ = [
     "ApproachProfile",
     "CorridorPerformance",
     "RefineReport",
+    "SideGroupPerformance",
     "disperse_platoon",
     "dispersion_factor",
     "evaluate_plan",
     "incremental_delay_s",
+    "partial_refinement",
     "refine_offsets",
+    "refine_plan",
+    "side_group_performance",
     "stop_line_queue",
+    "uniform_delay_s",
 ]
 
 Array = npt.NDArray[np.float64]
@@ -212,6 +225,71 @@ def incremental_delay_s(x: npt.ArrayLike, capacity_vph: npt.ArrayLike, duration_
     return np.asarray(900.0 * t * ((xv - 1.0) + root), dtype=float)
 
 
+def uniform_delay_s(cycle_s: float, green_s: npt.ArrayLike, x: npt.ArrayLike) -> Array:
+    """Webster's uniform delay with random arrivals' HCM cap [s/veh].
+
+    ``d1 = C (1 − g/C)² / (2 (1 − min(x, 1)·g/C))`` (HCM 2000 eq. 16-11; Webster 1958 first
+    term), *x* the degree of saturation, *green_s* the effective green.
+
+    >>> round(float(uniform_delay_s(100.0, 40.0, 0.5)), 6)   # 100·0.36 / (2·0.8)
+    22.5
+    """
+    g = np.asarray(green_s, dtype=float) / cycle_s
+    xv = np.minimum(np.asarray(x, dtype=float), 1.0)
+    return np.asarray(cycle_s * (1.0 - g) ** 2 / (2.0 * (1.0 - xv * g)), dtype=float)
+
+
+def side_group_performance(intersection: Intersection, volumes: Mapping[str, float], *,
+                           cycle_s: float, duration_h: float) -> tuple[SideGroupPerformance, ...]:
+    """Delay and stops of the lane groups off the main-street through movement [s/veh].
+
+    The groups the corridor model does not carry as platoons: the cross street (both
+    approaches, each taken as the critical one of :func:`greenwave.splits.movement_volumes`,
+    sharing the ``cross_lanes``) and, where there is a bay, each main-street left turn. Their
+    arrivals are random (uniform in the mean), so Webster's uniform delay
+    (:func:`uniform_delay_s`) plus the HCM incremental delay (:func:`incremental_delay_s`,
+    ``I = 1``) apply, with the flow ratio ``y`` of :func:`greenwave.splits.flow_ratios`
+    (capacity ``c = v·g / (y·C)``, ``x = y·C / g``) and the green of the phases serving the
+    group in *intersection*'s phase plan (a run of phases keeps it green through their
+    intergreens). Stops: Akçelik's ``(1 − g/C) / (1 − min(x, 1)·g/C)`` plus the overflow
+    ``d2 / C``. A phase plan is needed (the CSV form gives none: no groups).
+    """
+    if not intersection.phases:
+        return ()
+    y = flow_ratios(intersection, volumes)
+    # (group, approaches, volume of one approach [veh/h], movement whose green serves it)
+    groups = [("cross", 2, sum(volumes.get(m, 0.0) for m in ("cross_T", "cross_L", "cross_R")),
+               "cross_T")]
+    if intersection.left_turn_bay:
+        groups += [(m, 1, volumes.get(m, 0.0), m) for m in ("out_L", "in_L")]
+    out = []
+    for name, approaches, approach_vph, movement in groups:
+        green = _served_green_s(intersection.phases, movement)
+        if approach_vph <= _EPS or green <= _EPS or y[movement] <= _EPS:
+            continue
+        x = y[movement] * cycle_s / green
+        capacity = approach_vph / x  # of one approach's lane group
+        volume = approaches * approach_vph
+        d_u = float(uniform_delay_s(cycle_s, green, x))
+        d_r = float(incremental_delay_s(x, capacity, duration_h))
+        g = green / cycle_s
+        stops = (1.0 - g) / (1.0 - min(x, 1.0) * g) + d_r / cycle_s
+        out.append(SideGroupPerformance(
+            signal_id=intersection.id, group=name, volume_vph=volume, green_s=green,
+            capacity_vph=capacity, degree_of_saturation=x, uniform_delay_s=d_u,
+            random_delay_s=d_r, stops=stops))
+    return tuple(out)
+
+
+def _served_green_s(phases: Sequence[Phase], movement: str) -> float:
+    """Green of *movement* in one cycle [s]: its window, or the sum of its phases' greens
+    when they are not consecutive (0 when no phase serves it)."""
+    try:
+        return through_window(phases, movement)[1]
+    except ValueError:
+        return sum(p.green_s for p in phases if p.serves(movement))
+
+
 def _upstream_filtering(x_upstream: Array) -> Array:
     """HCM 2000 upstream filtering factor ``I = 1 − 0.91 x_u^2.68`` (``x_u`` at most 1)."""
     return np.asarray(1.0 - 0.91 * np.minimum(x_upstream, 1.0) ** 2.68, dtype=float)
@@ -260,6 +338,28 @@ class ApproachPerformance:
         return self.uniform_delay_s + self.random_delay_s
 
 
+@dataclass(frozen=True)
+class SideGroupPerformance:
+    """A lane group off the main-street through movement at one signal
+    (:func:`side_group_performance`); ``group`` is ``cross`` (``volume_vph`` of both
+    approaches, ``capacity_vph`` of one), ``out_L`` or ``in_L``."""
+
+    signal_id: str
+    group: str
+    volume_vph: float
+    green_s: float
+    capacity_vph: float
+    degree_of_saturation: float
+    uniform_delay_s: float
+    random_delay_s: float
+    stops: float  # stops per vehicle
+
+    @property
+    def delay_s(self) -> float:
+        """Mean delay [s/veh]: uniform + random/overflow."""
+        return self.uniform_delay_s + self.random_delay_s
+
+
 @dataclass(frozen=True, eq=False)
 class ApproachProfile:
     """One cycle of flow profiles at one approach (steps of ``cycle_s / len``)."""
@@ -281,13 +381,24 @@ class CorridorPerformance:
     cycle_s: float
     step_s: float
     stop_penalty_s: float
-    total_delay_vehh_per_h: float
+    total_delay_vehh_per_h: float  # main-street through lane groups
     total_stops_per_h: float
+    side_groups: tuple[SideGroupPerformance, ...] = ()
+    side_delay_vehh_per_h: float = 0.0  # cross streets and left-turn bays
+    side_stops_per_h: float = 0.0
 
     @property
     def performance_index(self) -> float:
-        """TRANSYT's PI = delay + K·stops [veh·h/h], K = ``stop_penalty_s`` per stop."""
+        """TRANSYT's PI = delay + K·stops [veh·h/h], K = ``stop_penalty_s`` per stop, of the
+        main-street through lane groups (what offsets change)."""
         return self.total_delay_vehh_per_h + self.stop_penalty_s * self.total_stops_per_h / 3600
+
+    @property
+    def network_performance_index(self) -> float:
+        """The PI with the side groups too [veh·h/h]: what moving green between phases
+        trades (offsets leave the side groups' part unchanged)."""
+        return self.performance_index + (
+            self.side_delay_vehh_per_h + self.stop_penalty_s * self.side_stops_per_h / 3600)
 
     def approach(self, signal_id: str, direction: str) -> ApproachPerformance:
         for a in self.approaches:
@@ -308,7 +419,11 @@ class CorridorPerformance:
 
 @dataclass(frozen=True)
 class RefineReport:
-    """Before/after record of :func:`refine_offsets`."""
+    """Before/after record of :func:`refine_plan` / :func:`refine_offsets`.
+
+    ``pi_*``, ``delay_*`` and ``stops_*`` are the main-street through lane groups';
+    ``network_pi_*`` adds the side groups (cross streets, left-turn bays), the objective.
+    """
 
     pi_before: float  # [veh·h/h]
     pi_after: float
@@ -322,6 +437,19 @@ class RefineReport:
     sweeps: int
     evaluations: int
     runtime_s: float
+    network_pi_before: float = 0.0  # [veh·h/h]
+    network_pi_after: float = 0.0
+    side_delay_before_vehh_per_h: float = 0.0
+    side_delay_after_vehh_per_h: float = 0.0
+    greens_before_s: tuple[tuple[float, ...], ...] = ()  # phase greens of every signal
+    greens_after_s: tuple[tuple[float, ...], ...] = ()
+
+    @property
+    def split_changes_s(self) -> tuple[tuple[float, ...], ...]:
+        """Green moved into (+) or out of (−) every phase of every signal [s]."""
+        return tuple(tuple(a - b for a, b in zip(after, before, strict=True))
+                     for after, before in zip(self.greens_after_s, self.greens_before_s,
+                                              strict=True))
 
     @property
     def band_kept(self) -> float:
@@ -367,7 +495,7 @@ class _Model:
     capacity_vph: Array
     green_rel_s: Array
     turn_in_rel_s: Array
-    turn_in_rate_vps: Array  # turn-in flow while its window shows [veh/s]
+    turn_in_vps: Array  # mean turn-in flow [veh/s]
     green_s: Array
     turn_in_s: Array
     kernels: tuple[Array, ...]  # per link position: (2, n, n), outflow @ kernel = inflow
@@ -467,8 +595,7 @@ def _build_model(plan: TimingPlan, corridor: Corridor, demand: PeriodDemand, *,
         through_share=stack("through_share"),
         capacity_vph=stack("saturation_vps") * 3600.0 * green_s / cycle,
         green_rel_s=stack("green_rel_s"), turn_in_rel_s=stack("turn_in_rel_s"),
-        turn_in_rate_vps=stack("turn_in_vps") * cycle / np.maximum(turn_in_s, _EPS),
-        green_s=green_s, turn_in_s=turn_in_s,
+        turn_in_vps=stack("turn_in_vps"), green_s=green_s, turn_in_s=turn_in_s,
         kernels=kernels,
     )
 
@@ -487,30 +614,49 @@ def _turn_in_window(phases: Sequence[Any], phase0_rel_s: float, green_rel_s: flo
     return green_rel_s + green_s, cycle_s - green_s
 
 
-def _run(model: _Model, starts: Array, *, keep_profiles: bool = False) -> _Batch:
+@dataclass(frozen=True, eq=False)
+class _Windows:
+    """Green windows of the main-street approaches, ``(2, m, rows)`` or ``(2, m, 1)`` [s]
+    (axis 0: outbound, inbound chain; axis 1: position in travel order)."""
+
+    green_s: Array
+    green_rel_s: Array  # green start minus the signal's outbound green start
+    turn_in_rel_s: Array  # cross-street green start minus the outbound green start
+    turn_in_s: Array  # cross-street green length
+
+
+def _model_windows(model: _Model) -> _Windows:
+    return _Windows(model.green_s[..., None], model.green_rel_s[..., None],
+                    model.turn_in_rel_s[..., None], model.turn_in_s[..., None])
+
+
+def _run(model: _Model, starts: Array, *, keep_profiles: bool = False,
+         windows: _Windows | None = None) -> _Batch:
     """Evaluate a batch of outbound green-start vectors (shape ``(rows, signals)``).
 
-    Both directions advance together, one position of their chains at a time.
+    *windows* (default: the plan's) may give every row its own splits. Both directions
+    advance together, one position of their chains at a time.
     """
     rows = starts.shape[0]
     n, dt, cycle = model.n, model.step_s, model.cycle_s
     m = model.signal.shape[1]
+    w = windows if windows is not None else _model_windows(model)
+    capacity_vph = model.saturation_vps[..., None] * 3600.0 * w.green_s / cycle
+    turn_in_rate = model.turn_in_vps[..., None] * cycle / np.maximum(w.turn_in_s, _EPS)
     keys = ("volume_vph", "x", "d_uniform", "d_random", "h_uniform", "h")
     rec: dict[str, Array] = {k: np.empty((2, m, rows)) for k in keys}
     profiles: list[list[ApproachProfile]] = [[], []]
     inflow = np.broadcast_to(model.entry_vps[:, None, None], (2, rows, n))
     theta = np.moveaxis(starts[:, model.signal], 0, -1)  # (2, m, rows)
-    shares = _green_share(theta + model.green_rel_s[..., None], model.green_s[..., None],
-                          cycle, n)  # (2, m, rows, n)
-    turn_ins = _green_share(theta + model.turn_in_rel_s[..., None],
-                            model.turn_in_s[..., None], cycle, n)
+    shares = _green_share(theta + w.green_rel_s, w.green_s, cycle, n)  # (2, m, rows, n)
+    turn_ins = _green_share(theta + w.turn_in_rel_s, w.turn_in_s, cycle, n)
     sat_rows = np.repeat(model.saturation_vps * dt, rows, axis=0)  # (2 rows, m)
     x_up: Array | None = None
     for p in range(m):
         share = shares[:, p]
         arr = inflow * (model.group_share[:, p, None, None] * dt)
         volume = arr.sum(axis=2) * (3600.0 / cycle)
-        x = volume / np.maximum(model.capacity_vph[:, p, None], _EPS)
+        x = volume / np.maximum(capacity_vph[:, p], _EPS)
         scaled = arr * np.minimum(1.0, 1.0 / np.maximum(x, _EPS))[..., None]
         q = _queue(scaled.reshape(2 * rows, n), share.reshape(2 * rows, n),
                    sat_rows[:, p, None], dt)
@@ -520,14 +666,13 @@ def _run(model: _Model, starts: Array, *, keep_profiles: bool = False) -> _Batch
         d_u = q.area_veh_s.reshape(2, rows) / per_cycle
         h_u = q.stopped_veh.reshape(2, rows) / per_cycle
         filt = np.ones_like(x) if x_up is None else _upstream_filtering(x_up)
-        d_r = incremental_delay_s(x, model.capacity_vph[:, p, None], model.duration_h,
-                                  filtering=filt)
+        d_r = incremental_delay_s(x, capacity_vph[:, p], model.duration_h, filtering=filt)
         for key, value in zip(keys, (volume, x, d_u, d_r, h_u, h_u + d_r / cycle),
                               strict=True):
             rec[key][:, p] = value
         turn_in = turn_ins[:, p]
         outflow = (departures * model.through_share[:, p, None, None]
-                   + turn_in * model.turn_in_rate_vps[:, p, None, None])
+                   + turn_in * turn_in_rate[:, p, :, None])
         if keep_profiles:
             for c in range(2):
                 profiles[c].append(ApproachProfile(
@@ -564,7 +709,25 @@ def evaluate_plan(
     model = _build_model(plan, corridor, demand, step_s=step_s, alpha=alpha, beta=beta,
                          cruise_speed_kmh=cruise_speed_kmh)
     starts = np.array([[s.green_out_start_s for s in plan.signals]], dtype=float)
-    return _performance(model, _run(model, starts, keep_profiles=True), stop_penalty_s)
+    perf = _performance(model, _run(model, starts, keep_profiles=True), stop_penalty_s)
+    side = _side_groups(_plan_corridor(plan, corridor), demand, plan.cycle_s)
+    delay, stops = _side_totals(side)
+    return replace(perf, side_groups=side, side_delay_vehh_per_h=delay,
+                   side_stops_per_h=stops)
+
+
+def _side_groups(corridor: Corridor, demand: PeriodDemand,
+                 cycle_s: float) -> tuple[SideGroupPerformance, ...]:
+    volumes = movement_volumes(corridor, demand)
+    return tuple(g for i in corridor.intersections
+                 for g in side_group_performance(i, volumes[i.id], cycle_s=cycle_s,
+                                                 duration_h=demand.duration_s / 3600.0))
+
+
+def _side_totals(groups: Sequence[SideGroupPerformance]) -> tuple[float, float]:
+    """(delay [veh·h/h], stops [stops/h]) of *groups*."""
+    return (sum(g.volume_vph * g.delay_s for g in groups) / 3600.0,
+            sum(g.volume_vph * g.stops for g in groups))
 
 
 def _demand(plan: TimingPlan, corridor: Corridor, period: str | PeriodDemand) -> PeriodDemand:
@@ -624,63 +787,105 @@ def refine_offsets(
     least ``keep_band`` × the original ``b + b̄``; sweeps repeat until none improves (at most
     *max_sweeps*). The cycle, splits and phase order stay as they are. Returns the new plan
     (built by :func:`greenwave.plan.plan_from_offsets`, so its bands are exact) and a report.
+    This is :func:`refine_plan` with ``max_split_s=0``.
+    """
+    return refine_plan(plan, corridor, period, max_shift_s=max_shift_s, max_split_s=0,
+                       keep_band=keep_band, stop_penalty_s=stop_penalty_s,
+                       max_sweeps=max_sweeps, cruise_speed_kmh=cruise_speed_kmh)
+
+
+def refine_plan(
+    plan: TimingPlan,
+    corridor: Corridor,
+    period: str | PeriodDemand = "",
+    *,
+    max_shift_s: int = 10,
+    max_split_s: int = 5,
+    keep_band: float = 0.8,
+    stop_penalty_s: float = STOP_PENALTY_S,
+    max_sweeps: int = 20,
+    cruise_speed_kmh: float | None = None,
+) -> tuple[TimingPlan, RefineReport]:
+    """Refine the band plan's offsets and splits together to reduce the network PI.
+
+    The TRANSYT hill-climb of :func:`refine_offsets`, where a signal's move is also a whole
+    number of seconds of green taken from one of its phases and given to another (every
+    ordered pair of phases, 1 … *max_split_s* s), combined with every offset shift: all of a
+    signal's combinations are evaluated in one vectorised batch. Bounds: every phase keeps at
+    least its minimum green (:func:`greenwave.splits.min_greens`: vehicle minimum, and the
+    pedestrian minimum for phases serving ``cross_T``) and stays within ``±max_split_s`` of
+    the band plan's green; yellow, all-red, the phase order and the cycle are kept; green
+    starts stay within ``±max_shift_s`` of the band plan's. The objective is the
+    :attr:`CorridorPerformance.network_performance_index`: the main-street platoon model plus
+    the side groups' Webster/HCM delay and stops (:func:`side_group_performance`), so that
+    green given to the main street is paid for on the cross street. A move is taken when it
+    lowers the objective and keeps the exact two-way band of the new windows at least
+    ``keep_band`` × the band plan's. The returned plan carries the new phases and its bands
+    are exact (:func:`greenwave.plan.plan_from_offsets`).
     """
     started = time.perf_counter()
-    if not (isinstance(max_shift_s, int) and max_shift_s >= 0):
-        raise InputError(f"max_shift_s must be a whole number of seconds >= 0, found "
-                         f"{max_shift_s!r}", field="max_shift_s", value=max_shift_s)
+    for name, value in (("max_shift_s", max_shift_s), ("max_split_s", max_split_s)):
+        if not (isinstance(value, int) and value >= 0):
+            raise InputError(f"{name} must be a whole number of seconds >= 0, found "
+                             f"{value!r}", field=name, value=value)
     if not (math.isfinite(keep_band) and 0.0 <= keep_band <= 1.0):
         raise InputError(f"keep_band must be a share in [0, 1], found {keep_band!r}",
                          field="keep_band", value=keep_band)
     demand = _demand(plan, corridor, period)
     model = _build_model(plan, corridor, demand, step_s=1.0, alpha=ALPHA, beta=BETA,
                          cruise_speed_kmh=cruise_speed_kmh)
-    problem = plan.band_problem()
-    base = np.array([s.green_out_start_s for s in plan.signals], dtype=float)
-    band0 = evaluate_bands(problem, base.tolist())
+    state = _SearchState.start(plan, _plan_corridor(plan, corridor), demand, model,
+                               stop_penalty_s)
+    base = state.starts.copy()
+    band0 = evaluate_bands(state.problem, base.tolist())
     need = keep_band * (band0.bandwidth_out_s + band0.bandwidth_in_s) - 1e-6
+    greens0 = tuple(tuple(p.green_s for p in x.phases) for x in state.xs)
 
     def pi(batch: _Batch) -> Array:
         return np.asarray(batch.delay_vehh + stop_penalty_s * batch.stops_h / 3600.0)
 
-    shifts = np.zeros(len(base), dtype=int)
-    current = float(pi(_run(model, base[None, :]))[0])
-    candidates = np.arange(-max_shift_s, max_shift_s + 1)
+    current = float(pi(_run(model, base[None, :], windows=state.windows()))[0]
+                    + state.side_pi.sum())
+    offsets = np.arange(-max_shift_s, max_shift_s + 1, dtype=float)
     evaluations, sweeps = 1, 0
     while sweeps < max_sweeps:
         sweeps += 1
         improved = False
-        for i in range(1, len(base)):
-            trial = np.tile(base + shifts, (len(candidates), 1))
-            trial[:, i] = base[i] + candidates
-            values = pi(_run(model, trial))
-            evaluations += len(candidates)
+        for i in range(len(base)):
+            alts = state.alternatives(i, greens0[i], max_split_s)
+            which, shifts = _moves(len(alts), state.starts[i] - base[i], offsets if i > 0
+                                   else offsets[:0])
+            if len(which) == 1:
+                continue
+            trial = np.tile(state.starts, (len(which), 1))
+            trial[:, i] = base[i] + shifts
+            values = (pi(_run(model, trial, windows=state.windows(i, alts, which)))
+                      + state.side_pi.sum() - state.side_pi[i]
+                      + np.array([a.side_pi for a in alts])[which])
+            evaluations += len(trial)
             for row in np.argsort(values, kind="stable"):
                 if values[row] >= current - 1e-9:
                     break
-                band = evaluate_bands(problem, trial[row].tolist())
+                alt = alts[which[row]]
+                band = evaluate_bands(alt.problem, trial[row].tolist())
                 if band.bandwidth_out_s + band.bandwidth_in_s >= need:
-                    shifts[i] = int(candidates[row])
+                    state.accept(i, alt, trial[row])
                     current = float(values[row])
                     improved = True
                     break
         if not improved:
             break
-    new_plan = plan_from_offsets(
-        _plan_corridor(plan, corridor), (base + shifts).tolist(),
-        speed_out_kmh=plan.speed_out_kmh, speed_in_kmh=plan.speed_in_kmh,
-        period=plan.period or demand.name, program_id=plan.program_id,
-        solver={**plan.solver, "refined": "transyt-offsets"},
-        link_speeds_out_kmh=plan.link_speeds_out_kmh, link_speeds_in_kmh=plan.link_speeds_in_kmh,
-        sequences=[s.sequence for s in plan.signals],
-        queues_s=[(s.queue_out_s, s.queue_in_s) for s in plan.signals],
-    )
+    tag = "transyt-offsets-splits" if max_split_s > 0 else "transyt-offsets"
+    new_plan = _rebuilt(plan, replace(state.corridor, intersections=tuple(state.xs)),
+                        state.starts, tag, demand)
     before = evaluate_plan(plan, corridor, demand, stop_penalty_s=stop_penalty_s,
                            cruise_speed_kmh=cruise_speed_kmh)
     after = evaluate_plan(new_plan, corridor, demand, stop_penalty_s=stop_penalty_s,
                           cruise_speed_kmh=cruise_speed_kmh)
-    if after.performance_index > before.performance_index + 1e-9:  # cannot happen: guard
-        new_plan, after, shifts = plan, before, np.zeros_like(shifts)
+    shifts_s = np.rint(state.starts - base).astype(int)
+    if after.network_performance_index > before.network_performance_index + 1e-9:
+        # cannot happen (every accepted move lowered the same index): guard
+        new_plan, after, shifts_s = plan, before, np.zeros_like(shifts_s)
     report = RefineReport(
         pi_before=before.performance_index, pi_after=after.performance_index,
         delay_before_vehh_per_h=before.total_delay_vehh_per_h,
@@ -689,10 +894,170 @@ def refine_offsets(
         stops_after_per_h=after.total_stops_per_h,
         band_before_s=(band0.bandwidth_out_s, band0.bandwidth_in_s),
         band_after_s=(new_plan.bandwidth_out_s, new_plan.bandwidth_in_s),
-        shifts_s=tuple(int(v) for v in shifts), sweeps=sweeps, evaluations=evaluations,
+        shifts_s=tuple(int(v) for v in shifts_s), sweeps=sweeps, evaluations=evaluations,
         runtime_s=time.perf_counter() - started,
+        network_pi_before=before.network_performance_index,
+        network_pi_after=after.network_performance_index,
+        side_delay_before_vehh_per_h=before.side_delay_vehh_per_h,
+        side_delay_after_vehh_per_h=after.side_delay_vehh_per_h,
+        greens_before_s=greens0,
+        greens_after_s=tuple(tuple(p.green_s for p in s.phases) for s in new_plan.signals),
     )
     return new_plan, report
+
+
+#: Offset shifts [s] tried with each new split, around the signal's current shift: a split
+#: move changes the windows by at most ``max_split_s``, so the best offset for it lies near
+#: the current one, and the whole ``±max_shift_s`` range with every split would multiply the
+#: batch (and the run time) by about four.
+SPLIT_OFFSET_REACH_S = 2
+
+
+def _moves(n_alternatives: int, current_shift_s: float,
+           offsets_s: Array) -> tuple[npt.NDArray[np.int_], Array]:
+    """(split alternative, offset shift [s]) of every candidate of one signal's step.
+
+    The current split with every shift of *offsets_s* (and the current shift); every other
+    split with the shifts within :data:`SPLIT_OFFSET_REACH_S` of the current one that
+    *offsets_s* allows (only the current shift when *offsets_s* is empty: the reference).
+    """
+    current = np.array([current_shift_s])
+    first = np.union1d(offsets_s, current)
+    if len(offsets_s):
+        near = offsets_s[np.abs(offsets_s - current_shift_s) <= SPLIT_OFFSET_REACH_S + 1e-9]
+    else:
+        near = current
+    which = np.concatenate([np.zeros(len(first), dtype=int),
+                            np.repeat(np.arange(1, n_alternatives), len(near))])
+    shifts = np.concatenate([first, np.tile(near, n_alternatives - 1)])
+    return which, shifts
+
+
+def _rebuilt(plan: TimingPlan, corridor: Corridor, starts: npt.ArrayLike, tag: str,
+             demand: PeriodDemand) -> TimingPlan:
+    """*plan* with *corridor*'s phases at the outbound green starts *starts* (exact bands)."""
+    return plan_from_offsets(
+        corridor, np.asarray(starts, dtype=float).tolist(),
+        speed_out_kmh=plan.speed_out_kmh, speed_in_kmh=plan.speed_in_kmh,
+        period=plan.period or demand.name, program_id=plan.program_id,
+        solver={**plan.solver, "refined": tag},
+        link_speeds_out_kmh=plan.link_speeds_out_kmh, link_speeds_in_kmh=plan.link_speeds_in_kmh,
+        sequences=[s.sequence for s in plan.signals],
+        queues_s=[(s.queue_out_s, s.queue_in_s) for s in plan.signals],
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class _Alternative:
+    """One split of one signal: its intersection, main-street windows, side PI, band data."""
+
+    intersection: Intersection
+    windows: Array  # (2, 4): per chain green_s, green_rel_s, turn_in_rel_s, turn_in_s
+    side_pi: float  # side groups' delay + K·stops [veh·h/h]
+    problem: BandProblem  # the band problem with this signal's windows
+
+
+@dataclass(eq=False)
+class _SearchState:
+    """The hill-climb's current plan: intersections (phases), green starts and windows."""
+
+    corridor: Corridor
+    demand: PeriodDemand
+    model: _Model
+    stop_penalty_s: float
+    xs: list[Intersection]
+    starts: Array  # outbound green starts, common frame [s]
+    window_table: Array  # (4, 2, m) in chain order
+    side_pi: Array  # (m,) per signal
+    problem: BandProblem
+    volumes: Mapping[str, Mapping[str, float]]
+    minimums: list[tuple[float, ...]]
+
+    @classmethod
+    def start(cls, plan: TimingPlan, corridor: Corridor, demand: PeriodDemand, model: _Model,
+              stop_penalty_s: float) -> _SearchState:
+        m = model.signal.shape[1]
+        table = np.stack([model.green_s, model.green_rel_s, model.turn_in_rel_s,
+                          model.turn_in_s])
+        volumes = movement_volumes(corridor, demand)
+        state = cls(corridor=corridor, demand=demand, model=model,
+                    stop_penalty_s=stop_penalty_s, xs=list(corridor.intersections),
+                    starts=np.array([s.green_out_start_s for s in plan.signals], dtype=float),
+                    window_table=table, side_pi=np.zeros(m), problem=plan.band_problem(),
+                    volumes=volumes,
+                    minimums=[min_greens(x) if x.phases else () for x in corridor.intersections])
+        state.side_pi = np.array([state._side_pi(x) for x in state.xs])
+        return state
+
+    def _side_pi(self, x: Intersection) -> float:
+        groups = side_group_performance(x, self.volumes[x.id], cycle_s=self.model.cycle_s,
+                                        duration_h=self.demand.duration_s / 3600.0)
+        delay, stops = _side_totals(groups)
+        return delay + self.stop_penalty_s * stops / 3600.0
+
+    def _positions(self, i: int) -> list[int]:
+        return [int(np.nonzero(self.model.signal[c] == i)[0][0]) for c in range(2)]
+
+    def alternatives(self, i: int, band_greens: Sequence[float],
+                     max_split_s: int) -> list[_Alternative]:
+        """The current split of signal *i* first, then every bounded whole-second move."""
+        x = self.xs[i]
+        pos = self._positions(i)
+        current = _Alternative(x, self.window_table[:, [0, 1], pos].T, float(self.side_pi[i]),
+                               self.problem)
+        greens = [p.green_s for p in x.phases]
+        mins = self.minimums[i]
+        out = [current]
+        for a, b in itertools.permutations(range(len(greens)), 2):
+            for d in range(1, max_split_s + 1):
+                g = list(greens)
+                g[a] -= d
+                g[b] += d
+                if g[a] < mins[a] - 1e-9 or any(abs(v - v0) > max_split_s + 1e-9
+                                                for v, v0 in zip(g, band_greens, strict=True)):
+                    continue
+                alt = self._alternative(i, x.with_phases(
+                    [replace(p, green_s=v) for p, v in zip(x.phases, g, strict=True)]))
+                if alt is not None:
+                    out.append(alt)
+        return out
+
+    def _alternative(self, i: int, x: Intersection) -> _Alternative | None:
+        window = self.problem.signals[i]
+        if x.green_out_s <= window.queue_out_s or x.green_in_s <= window.queue_in_s:
+            return None  # the queue clearance would not fit the green
+        cycle = self.model.cycle_s
+        rows = []
+        for green, rel in ((x.green_out_s, 0.0), (x.green_in_s, x.inbound_shift_s)):
+            ti_rel, ti_len = _turn_in_window(x.phases, -x.out_green_start_s, rel, green, cycle)
+            rows.append((green, rel, ti_rel, ti_len))
+        signals = list(self.problem.signals)
+        signals[i] = replace(window, green_out_s=x.green_out_s, green_in_s=x.green_in_s,
+                             inbound_shift_s=x.inbound_shift_s)
+        return _Alternative(x, np.array(rows), self._side_pi(x),
+                            replace(self.problem, signals=tuple(signals)))
+
+    def windows(self, i: int | None = None, alts: Sequence[_Alternative] = (),
+                which: npt.NDArray[np.int_] | None = None) -> _Windows:
+        """Windows of every row: the current ones, signal *i* from ``alts[which[row]]``."""
+        if i is None or which is None:
+            t = self.window_table[..., None]
+        else:
+            t = np.repeat(self.window_table[..., None], len(which), axis=-1)
+            values = np.stack([a.windows for a in alts])[which]  # (rows, 2, 4)
+            for c, p in enumerate(self._positions(i)):
+                t[:, c, p, :] = values[:, c, :].T
+        return _Windows(t[0], t[1], t[2], t[3])
+
+    def accept(self, i: int, alt: _Alternative, starts: Array) -> None:
+        self.starts = np.array(starts, dtype=float)
+        if alt.intersection is self.xs[i]:
+            return
+        self.xs[i] = alt.intersection
+        for c, p in enumerate(self._positions(i)):
+            self.window_table[:, c, p] = alt.windows[c]
+        self.side_pi[i] = alt.side_pi
+        self.problem = alt.problem
 
 
 def _plan_corridor(plan: TimingPlan, corridor: Corridor) -> Corridor:
@@ -707,3 +1072,39 @@ def _plan_corridor(plan: TimingPlan, corridor: Corridor) -> Corridor:
     )
     return replace(corridor, intersections=xs, cycle_s=cycle)
 
+
+
+def partial_refinement(band: TimingPlan, refined: TimingPlan, corridor: Corridor,
+                       fraction: float) -> TimingPlan:
+    """The plan *fraction* of the way from *band* to *refined* (the SUMO check's back-off).
+
+    Every signal's outbound green start moves by ``fraction`` × its refinement shift (the
+    shortest way round the cycle) and every phase green by ``fraction`` × its change, both
+    rounded to whole seconds (a signal's green changes by largest-remainder rounding, so
+    they still add up to the cycle and each green lies between the two plans', hence within
+    the refinement's bounds). ``fraction`` 0 gives *band*'s timing, 1 *refined*'s; the bands
+    are exact.
+    """
+    if not (math.isfinite(fraction) and 0.0 <= fraction <= 1.0):
+        raise InputError(f"fraction must be in [0, 1], found {fraction!r}", field="fraction",
+                         value=fraction)
+    if [s.id for s in band.signals] != [s.id for s in refined.signals] or not math.isclose(
+            band.cycle_s, refined.cycle_s):
+        raise InputError("the refined plan does not time the band plan's signals at its "
+                         "cycle", field="refined")
+    cycle = band.cycle_s
+    base = _plan_corridor(band, corridor)
+    xs, starts = [], []
+    for x, b, r in zip(base.intersections, band.signals, refined.signals, strict=True):
+        shift = (r.green_out_start_s - b.green_out_start_s + cycle / 2) % cycle - cycle / 2
+        starts.append(b.green_out_start_s + round(fraction * shift))
+        if b.phases and len(b.phases) == len(r.phases):
+            moves = [fraction * (pr.green_s - pb.green_s)
+                     for pb, pr in zip(b.phases, r.phases, strict=True)]
+            whole = _round_preserving_sum(moves, 0)
+            x = x.with_phases([replace(p, green_s=p.green_s + d)
+                               for p, d in zip(b.phases, whole, strict=True)])
+        xs.append(x)
+    tag = f"{refined.solver.get('refined', 'transyt')} x {fraction:g}"
+    return _rebuilt(band, replace(base, intersections=tuple(xs)), starts, tag,
+                    PeriodDemand(band.period))

@@ -205,14 +205,16 @@ def evaluate(
     seeds: tuple[int, ...] | None = None,
     drain_s: float | None = None,
     progress: Progress = quiet,
+    baseline: bool = True,
 ) -> pd.DataFrame:
     """Simulate the baseline and each method on the same demand and seeds; through-trip
     metrics in one tidy table.
 
     *methods* maps a method name to the additional files holding its programs (the baseline,
-    the network's own programs, is always run first). Trips departing before ``end_s``
-    (default: the period's duration) are measured; the simulation runs ``drain_s`` longer
-    (default: twice the corridor's free-flow time plus 10 min) so that they can finish.
+    the network's own programs, is run first unless *baseline* is False). Trips departing
+    before ``end_s`` (default: the period's duration) are measured; the simulation runs
+    ``drain_s`` longer (default: twice the corridor's free-flow time plus 10 min) so that
+    they can finish.
     Trips still unfinished then are not counted.
     """
     from greenwave.sumo.simulate import run_simulations
@@ -222,7 +224,7 @@ def evaluate(
     horizon = end_s if end_s is not None else corridor.period(scenario.period).duration_s
     end = horizon + (drain_s if drain_s is not None else default_drain_s(corridor))
     seeds = seeds or (scenario.seed,)
-    runs: dict[str, Sequence[Path]] = {"baseline": (), **methods}
+    runs: dict[str, Sequence[Path]] = {**({"baseline": ()} if baseline else {}), **methods}
     jobs = [simulation_job(scenario, method, adds, seed, out_dir=out, end_s=end)
             for seed in seeds for method, adds in runs.items()]
     progress(f"simulating {len(jobs)} runs ({', '.join(runs)}; seeds "
