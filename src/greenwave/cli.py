@@ -341,7 +341,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "--tune-seeds)")
     p.add_argument("--tune-seeds", type=_seeds, default=(101, 102),
                    help="seeds of the tuning runs; they must differ from --seeds")
-    p.add_argument("--tune-evaluations", type=_count, default=60,
+    p.add_argument("--tune-evaluations", type=_count, default=100,
                    help="most candidate plans simulated by --tune (each on every tuning seed)")
     p.add_argument("--out", default="greenwave-out", help="output folder")
 

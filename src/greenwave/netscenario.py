@@ -341,7 +341,7 @@ def tune_net_plan(
     *,
     out_dir: str | Path,
     seeds: Sequence[int] = (101, 102),
-    max_evaluations: int = 60,
+    max_evaluations: int = 100,
     steps_s: Sequence[float] | None = None,
     min_signals: int = 2,
     stop_penalty_s: float | None = None,

@@ -118,6 +118,7 @@ class RetimedCorridor:
     signals: tuple[RetimedSignal, ...]
     corridor: Corridor  # the corridor the optimizer sees (windows of the retimed programs)
     excluded: tuple[ExcludedSignal, ...] = ()
+    splits: str = "own"  # "own": the programs' proportions; "demand": Webster on counted flows
 
 
 @dataclass(frozen=True)
@@ -312,7 +313,8 @@ def retime_corridor(imported: ImportedCorridor, cycle_s: float | None = None, *,
     )
     corridor = replace(base, intersections=intersections, cycle_s=cycle)
     return RetimedCorridor(imported=imported, cycle_s=cycle, signals=signals,
-                           corridor=corridor, excluded=excluded)
+                           corridor=corridor, excluded=excluded,
+                           splits="own" if flow_ratios is None else "demand")
 
 
 # --------------------------------------------------------------------------------------------
@@ -445,8 +447,10 @@ def write_net_programs(retimed: RetimedCorridor, programs: Sequence[NetProgram],
 def timing_sheet(retimed: RetimedCorridor, programs: Sequence[NetProgram] = ()) -> str:
     """A text table: each signal's phases before → after, windows, and the offset written."""
     offsets = {p.tls_id: p.offset_s for p in programs}
+    how = ("split from counted demand (Webster), within their minimums"
+           if retimed.splits == "demand" else "scaled within their minimums")
     lines = [f"timing at a common cycle of {retimed.cycle_s:g} s (yellow/all-red kept; green "
-             "phases scaled within their minimums)"]
+             f"phases {how})"]
     rows = [("#", "signal", "cycle", "phases_s (original → new)", "out green", "in green",
              "offset_s")]
     for k, r in enumerate(retimed.signals, start=1):
