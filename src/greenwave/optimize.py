@@ -48,7 +48,7 @@ def optimize_corridor(
     hint_green_out_start_s: Sequence[float] | None = None,
     node_limit: int | None = None,
     mip_gap: float | None = None,
-    fast_root: bool = False,
+    fast_root: bool = True,
 ) -> TimingPlan:
     """Offsets that maximize the two-way progression band at one cycle and band speed.
 
