@@ -101,6 +101,18 @@ def test_bad_spec_fails_before_any_run(tmp_path: Path, capsys: pytest.CaptureFix
     assert not (tmp_path / "out").exists()  # nothing ran, nothing was written
 
 
+def test_imported_net_without_demand_fails_before_any_run(tmp_path: Path) -> None:
+    (tmp_path / "n.sumocfg").write_text(
+        '<configuration><input><net-file value="n.net.xml"/><route-files value="e.rou.xml"/>'
+        '</input></configuration>', encoding="utf-8")
+    (tmp_path / "e.rou.xml").write_text("<routes></routes>", encoding="utf-8")
+    spec = write_spec(tmp_path, '[bench]\nmethods = ["baseline"]\nseeds = [1]\n\n'
+                                '[[scenario]]\nsumocfg = "n.sumocfg"\nroute = ["a", "b"]\n')
+    with pytest.raises(InputError, match="route file holds no demand") as e:
+        read_spec(spec)
+    assert "scenario[0].sumocfg" in str(e.value)
+
+
 def test_unknown_top_level_field_and_duplicate_names(tmp_path: Path) -> None:
     spec = write_spec(tmp_path, MATRIX + '\n[[scenario]]\ncorridor = "small.toml"\n')
     with pytest.raises(InputError, match="two scenarios are named 'small'"):

@@ -11,7 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from greenwave.netscenario import NetDemand, coordinate, evaluate_net, tune_net_plan
+from greenwave.errors import InputError
+from greenwave.netscenario import (
+    NetDemand,
+    check_route_files,
+    coordinate,
+    evaluate_net,
+    tune_net_plan,
+)
 from greenwave.sumo.importnet import import_corridor
 from greenwave.sumo.writeback import write_net_programs
 from test_importnet import MAIN_ROUTE, build_arterial
@@ -55,7 +62,11 @@ def test_tuned_plan_is_checked_exact_and_its_value_is_reproduced(
     for _, row in t[t["accepted"]].iterrows():
         for d in ("outbound", "inbound"):
             assert row[f"{d}_per_trip_s"] <= start[f"{d}_per_trip_s"] * 1.01 + 1e-9
-    # bands are the exact bands of the tuned offsets; the programs pass the safety check
+    # bands are the exact bands of the tuned offsets; the programs pass the safety check; the
+    # MILP's record is the band plan's, not the tuned plan's
+    assert tuned.plan.solver["band_plan"] == dict(band.plan.solver)
+    assert tuned.plan.solver["two_way"] == (tuned.plan.bandwidth_out_s > 0
+                                            and tuned.plan.bandwidth_in_s > 0)
     exact = tuned.plan.with_exact_bands()
     assert tuned.plan.bandwidth_out_s == pytest.approx(exact.bandwidth_out_s)
     assert tuned.plan.bandwidth_in_s == pytest.approx(exact.bandwidth_in_s)
@@ -84,3 +95,36 @@ def test_tuning_on_the_evaluation_seeds_is_refused(scene: tuple[Path, Path],
     assert "tuning seeds [2] are also evaluation seeds" in r.stderr
     assert "--tune-seeds" in r.stderr
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize(("content", "needle"), [
+    (None, "no such route file"),
+    ("not xml", "not well-formed XML"),
+    ("<routes></routes>", "holds no demand"),
+])
+def test_route_files_without_demand_are_refused(tmp_path: Path, content: str | None,
+                                                needle: str) -> None:
+    f = tmp_path / "d.rou.xml"
+    if content is not None:
+        f.write_text(content, encoding="utf-8")
+    with pytest.raises(InputError) as e:
+        check_route_files([f], source="x.sumocfg")
+    assert needle in str(e.value) and "x.sumocfg" in str(e.value)
+    assert e.value.field == "route-files"
+
+
+@pytest.mark.parametrize(("extra", "needle"), [
+    (("--tune", "--tune-evaluations", "1"), "expected at least 2"),
+    (("--tune-seeds", "7,8"), "--tune-seeds is for the tuning run: add --tune"),
+    (("--tune-evaluations", "5"), "--tune-evaluations is for the tuning run: add --tune"),
+])
+def test_tuning_options_are_checked_before_any_run(scene: tuple[Path, Path], tmp_path: Path,
+                                                   extra: tuple[str, ...], needle: str) -> None:
+    net, routes = scene
+    r = subprocess.run([sys.executable, "-m", "greenwave", "evaluate-net", str(net), "--route",
+                        " ".join(MAIN_ROUTE), "--demand", str(routes), "--end", "600",
+                        *extra, "--out", "o"],
+                       cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 2
+    assert needle in r.stderr
+    assert "[1/4]" not in r.stderr and not (tmp_path / "o").exists()

@@ -104,6 +104,14 @@ def _seeds(text: str) -> tuple[int, ...]:
     return seeds
 
 
+def _tune_budget(text: str) -> int:
+    n = _count(text, hi=100000)
+    if n < 2:
+        raise argparse.ArgumentTypeError(f"expected at least 2 (the band plan and the net's own "
+                                         f"offsets are the first two), found {text!r}")
+    return n
+
+
 def _seed(text: str) -> int:
     seeds = _seeds(text)
     if len(seeds) != 1:
@@ -339,10 +347,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="tune the coordinated offsets in SUMO before the evaluation (compass "
                    "search from the better of the band plan and the net's own offsets, on "
                    "--tune-seeds)")
-    p.add_argument("--tune-seeds", type=_seeds, default=(101, 102),
-                   help="seeds of the tuning runs; they must differ from --seeds")
-    p.add_argument("--tune-evaluations", type=_count, default=100,
-                   help="most candidate plans simulated by --tune (each on every tuning seed)")
+    p.add_argument("--tune-seeds", type=_seeds, default=None,
+                   help="seeds of the tuning runs (default 101,102); they must differ from "
+                   "--seeds")
+    p.add_argument("--tune-evaluations", type=_tune_budget, default=None,
+                   help="most candidate plans simulated by --tune, at least 2: the band plan "
+                   "and the net's own offsets (default 100; each on every tuning seed)")
     p.add_argument("--out", default="greenwave-out", help="output folder")
 
     p = sub.add_parser("replay", help="open a simulated run in sumo-gui (network, demand, "
@@ -855,6 +865,7 @@ def cmd_evaluate_net(args: argparse.Namespace) -> int:
     from greenwave.metrics import format_comparison, format_table, pool_seeds, write_metrics_csv
     from greenwave.netscenario import (
         NetDemand,
+        check_route_files,
         coordinate,
         count_link_flows,
         default_keep_own_cycle,
@@ -889,14 +900,20 @@ def cmd_evaluate_net(args: argparse.Namespace) -> int:
         raise InputError(f"the counting seed {args.count_seed} is also an evaluation seed; "
                          "choose another --count-seed", field="--count-seed",
                          value=args.count_seed)
+    if not args.tune and (args.tune_seeds is not None or args.tune_evaluations is not None):
+        given = "--tune-seeds" if args.tune_seeds is not None else "--tune-evaluations"
+        raise InputError(f"{given} is for the tuning run: add --tune", field=given)
+    args.tune_seeds = args.tune_seeds or (101, 102)
+    args.tune_evaluations = args.tune_evaluations or 100
     if args.tune and set(args.tune_seeds) & set(args.seeds):
         both = sorted(set(args.tune_seeds) & set(args.seeds))
         raise InputError(f"tuning seeds {both} are also evaluation seeds: the comparison would "
                          "favour the tuned plan; choose other --tune-seeds",
                          field="--tune-seeds", value=",".join(map(str, both)))
-    for f in demand.route_files:
-        if not f.is_file():
-            raise InputError("no such route file", file=str(f), field="--demand")
+    if args.demand:
+        check_route_files(demand.route_files, field="--demand")
+    else:
+        check_route_files(demand.route_files, source=str(source))
     say(f"[1/4] importing the corridor from {demand.net_file}")
     imported = _import(args, demand.net_file)
     say(f"[2/4] coordinating {len(imported.signals)} signals (MAXBAND MILP)")
@@ -979,9 +996,16 @@ def cmd_evaluate_net(args: argparse.Namespace) -> int:
     for name, why in result.failures.items():
         _error(f"warning: baseline {name} failed and is left out: {why}")
     runs = metrics.drop_duplicates(["method", "seed"])
-    print(f"\nteleports: {int(runs['teleports'].sum())}")
-    print(f"outputs in {out}/: corridor.csv, corridor.import.json, plan.json, greenwave.add.xml, "
-          "metrics.csv, time_space.png, comparison.png, timing.txt, runs/")
+    per_method = runs.groupby("method", sort=False)["teleports"].sum()
+    print(f"\nteleports ({len(args.seeds)} runs each): "
+          + ", ".join(f"{m} {int(n)}" for m, n in per_method.items()))
+    listed = ["corridor.csv", "corridor.import.json", "plan.json", "greenwave.add.xml",
+              *(["flows.csv"] if counts is not None else []),
+              *(["plan_band.json", "tuning.csv"] if tuning is not None else []),
+              *[f"{b}.add.xml" for b in args.baselines if b != "original"
+                and b not in result.failures],
+              "metrics.csv", "time_space.png", "comparison.png", "timing.txt", "runs/"]
+    print(f"outputs in {out}/: {', '.join(listed)}")
     print(f"done in {time.perf_counter() - t0:.0f} s")
     return 0
 
@@ -989,11 +1013,12 @@ def cmd_evaluate_net(args: argparse.Namespace) -> int:
 def _tuning_summary(tuning: Any, band: TimingPlan, tuned: TimingPlan) -> str:
     """Lines on what tuning in SUMO changed (a NetTuning)."""
     shifts = " ".join(f"{x:+g}" for x in tuning.shifts_s)
+    own_note = "" if tuning.own_eligible else ", outside the band rule"
     return (f"tuned in SUMO (seeds {', '.join(map(str, tuning.seeds))}; {tuning.evaluations} "
             f"candidates, {tuning.runtime_s:.0f} s): start {tuning.start} "
             f"(band plan {tuning.start_values['band']:.1f}, net's own offsets "
-            f"{tuning.start_values['original']:.1f} veh·h), tuned {tuning.value_after:.1f} veh·h "
-            f"({100 * tuning.improvement:+.1f} % vs band plan)\n"
+            f"{tuning.start_values['original']:.1f} veh·h{own_note}), tuned "
+            f"{tuning.value_after:.1f} veh·h ({-100 * tuning.improvement:+.1f} % vs band plan)\n"
             f"  offset changes vs band plan [s]: {shifts}\n"
             f"  band of the tuned offsets: {tuned.bandwidth_out_s:.1f} / "
             f"{tuned.bandwidth_in_s:.1f} s (band plan {band.bandwidth_out_s:.1f} / "

@@ -364,6 +364,10 @@ class _SpecReader(_TomlReader):
         source = NetSource(str(cfg), route, start, end, reverse,
                            self.get(item, "min_signals", where, int, 2, at_least=1), name)
         demand = self.load(source.demand, f"{where}sumocfg")
+        from greenwave.netscenario import check_route_files
+
+        self.load(lambda: check_route_files(demand.route_files, source=str(cfg)),
+                  f"{where}sumocfg")
         self.load(source.imported, f"{where}route")
         span = demand.end_s - demand.begin_s
         if measure is not None and measure > span:
