@@ -128,3 +128,15 @@ def test_tuning_options_are_checked_before_any_run(scene: tuple[Path, Path], tmp
     assert r.returncode == 2
     assert needle in r.stderr
     assert "[1/4]" not in r.stderr and not (tmp_path / "o").exists()
+
+
+def test_min_signals_above_the_corridor_is_refused(scene: tuple[Path, Path],
+                                                   tmp_path: Path) -> None:
+    net, routes = scene
+    r = subprocess.run([sys.executable, "-m", "greenwave", "evaluate-net", str(net), "--route",
+                        " ".join(MAIN_ROUTE), "--demand", str(routes), "--end", "600",
+                        "--min-signals", "4", "--out", "o"],
+                       cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 2
+    assert "the corridor has 3 signals; a corridor trip cannot drive through 4" in r.stderr
+    assert not (tmp_path / "o").exists()

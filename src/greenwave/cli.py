@@ -916,6 +916,10 @@ def cmd_evaluate_net(args: argparse.Namespace) -> int:
         check_route_files(demand.route_files, source=str(source))
     say(f"[1/4] importing the corridor from {demand.net_file}")
     imported = _import(args, demand.net_file)
+    if args.min_signals > len(imported.signals):
+        raise InputError(f"the corridor has {len(imported.signals)} signals; a corridor trip "
+                         f"cannot drive through {args.min_signals}", field="--min-signals",
+                         value=args.min_signals)
     say(f"[2/4] coordinating {len(imported.signals)} signals (MAXBAND MILP)")
     keep = args.keep_own_cycle
     if keep is None:  # auto: with the programs' own splits keep own cycles unless fewer than
@@ -1122,7 +1126,7 @@ def _print_metrics(metrics: pd.DataFrame, corridor: Corridor) -> None:
 
 def _speed_text(plan: TimingPlan) -> str:
     if not plan.link_speeds_out_kmh:
-        return f"band speed {plan.speed_out_kmh:g}/{plan.speed_in_kmh:g} km/h"
+        return f"band speed {plan.speed_out_kmh:.4g}/{plan.speed_in_kmh:.4g} km/h"
     speeds = plan.link_speeds_out_kmh + plan.link_speeds_in_kmh
     text = (f"progression speeds {min(speeds):.1f}-{max(speeds):.1f} km/h (mean "
             f"{plan.speed_out_kmh:.1f}/{plan.speed_in_kmh:.1f})")
