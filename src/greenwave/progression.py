@@ -248,6 +248,7 @@ def solve_multiband(
     time_limit_s: float = 30.0,
     hint: ProgressionSolution | None = None,
     bound: float | None = None,
+    seed: bool = False,
 ) -> ProgressionSolution:
     """MULTIBAND (Gartner, Assmann, Lasaga, Hou 1991): a band per link and direction.
 
@@ -277,7 +278,8 @@ def solve_multiband(
     model = _Model(problem, integer_offsets, multiband=True)
     if hint is not None:
         model.hint(hint)
-    structure = dict(hint.structure) if hint is not None and bound is not None else None
+    structure = (dict(hint.structure) if hint is not None and (bound is not None or seed)
+                 else None)
     stage = model.solve_multiband(w_out, w_in, ks, time_limit_s, structure, bound)
     return _solution(problem, model, stage, BandMode.WEIGHTED, 1.0,
                      time.perf_counter() - started)
@@ -598,11 +600,16 @@ class _Model:
     def _run_seeded(self, limit_s: float, structure: dict[str, int] | None,
                     bound: float | None) -> _Stage:
         """The stage as set up, first with *structure* fixed when that can prove optimality."""
-        if structure is not None and bound is not None:
+        if structure is not None:
             stage = self._with_fixed(structure, limit_s)
-            if (stage is not None and stage.status == "optimal"
+            if stage is None:
+                return self._run(limit_s)
+            if (bound is not None and stage.status == "optimal"
                     and stage.objective >= bound - _BALANCE_SLACK):
                 return stage
+            # a feasible point of the full model: the search starts from it as incumbent
+            variables = self.solver.variables()
+            self.solver.SetHint(variables, [stage.values[v.name()] for v in variables])
         return self._run(limit_s)
 
     def _with_fixed(self, structure: dict[str, int], limit_s: float) -> _Stage | None:
