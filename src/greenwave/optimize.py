@@ -147,8 +147,11 @@ def optimize_progression(
     :meth:`Corridor.with_cycle` retimes them, before rounding to whole seconds); then, at the
     whole-second cycles next to the one found, the corridor is retimed exactly and the
     speeds, sequences and whole-second offsets are solved again; the better of these is
-    returned. Its bands are exact; ``plan.solver`` records the options, both stages'
-    status, gap and time.
+    returned. MULTIBAND seeds its cycle stage with MAXBAND's optimum and bounds each
+    whole-second cycle by its continuous-offset optimum: a cycle whose bound is below the
+    other's whole-second optimum cannot win and is not solved (stage status ``dominated``).
+    Its bands are exact; ``plan.solver`` records the options, both stages' status, gap and
+    time.
 
     Args:
         cycle_range_s: ``(C_min, C_max)``; default the corridor's ``cycle_range_s``, else its
