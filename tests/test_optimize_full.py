@@ -95,3 +95,37 @@ def test_uncoordinated_reference_keeps_the_plans_own_splits(corridor) -> None:  
     spec = corridor.with_cycle(140.0)
     assert any(s.phases != i.phases for s, i in zip(plan.signals, spec.intersections,
                                                      strict=True))
+
+
+def test_multiband_pipeline_keeps_every_cycles_optimum(corridor) -> None:  # type: ignore[no-untyped-def]
+    """MULTIBAND's seeds (MAXBAND's point, the continuous offsets' structure) and the skip of
+    a cycle whose continuous-offset bound is below the other's optimum never change the
+    answer: the plan's objective is the best plain whole-second optimum of its cycles."""
+    from greenwave.optimize import multiband_weights
+    from greenwave.progression import solve_multiband
+
+    plan = optimize_progression(corridor, method="multiband", cycle_range_s=(100.0, 120.0),
+                                speed_range_kmh=(50.0, 60.0), sequences=True,
+                                period="offpeak")
+    assert plan.solver["status"] == "optimal" and plan.solver["gap"] == 0.0
+    w_out, w_in, ks = multiband_weights(corridor, "offpeak", 1.0)
+    links = len(corridor.intersections) - 1
+
+    def problem(cycle: float) -> ProgressionProblem:
+        signals = _progression_signals(
+            lambda c, whole: corridor.with_cycle(c, whole_seconds=whole), cycle, cycle, True,
+            None)
+        return ProgressionProblem(signals, (cycle, cycle), ((50.0, 60.0),) * links,
+                                  ((50.0, 60.0),) * links)
+
+    cycles = [s["cycle_s"] for s in plan.solver["stages"][1:]]
+    plain = {c: solve_multiband(problem(c), weights_out=w_out, weights_in=w_in, k_links=ks)
+             for c in cycles}
+    best = max(plain.values(), key=lambda s: s.objective)
+    assert plan.cycle_s == best.cycle_s
+    total = sum(a * b for a, b in zip(w_out, plan.link_bands_out_s, strict=True))
+    total += sum(a * b for a, b in zip(w_in, plan.link_bands_in_s, strict=True))
+    assert total / links / plan.cycle_s >= best.objective - 1e-7
+    for stage in plan.solver["stages"][1:]:
+        if stage["status"] == "dominated":
+            assert stage["bound"] < best.objective

@@ -16,12 +16,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from greenwave.errors import InfeasibleError
+from greenwave.optimize import _maxband_point
 from greenwave.progression import (
     Affine,
     ProgressionProblem,
     ProgressionSignal,
+    ProgressionSolution,
     SignalOption,
     _Model,
+    solve_multiband,
 )
 
 #: How far each derived range is widened on both sides in the reference model.
@@ -77,3 +80,51 @@ def test_derived_integer_ranges_keep_the_optimum(n: int, seed: int, fixed_cycle:
         assert derived is widened
     else:
         assert abs(derived - widened) <= 1e-7
+
+
+# --------------------------------------------------------------------------------------------
+# MULTIBAND's seeds and bounds (optimize_progression): never a different optimum
+
+
+def _multiband(problem: ProgressionProblem, **kwargs: object) -> ProgressionSolution | None:
+    try:
+        return solve_multiband(problem, time_limit_s=60.0, **kwargs)  # type: ignore[arg-type]
+    except InfeasibleError:
+        return None
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.integers(2, 6), st.integers(0, 10**6))
+def test_continuous_offsets_bound_whole_seconds_and_seed_them(n: int, seed: int) -> None:
+    """The continuous-offset optimum at a whole-second cycle is an upper bound of the
+    whole-second one (the same MILP without the integrality of K_j: what lets
+    optimize_progression skip a cycle), and seeding the whole-second search with it (its
+    options and loop integers first, then the full search from that incumbent) gives the
+    plain search's optimum."""
+    problem = _corridor(n, seed, fixed_cycle=True)
+    plain = _multiband(problem)
+    relaxed = _multiband(problem, integer_offsets=False)
+    if plain is None or relaxed is None:
+        assert plain is None  # whole seconds only remove plans
+        return
+    assert relaxed.status == plain.status == "optimal"
+    assert relaxed.objective >= plain.objective - 1e-9
+    seeded = _multiband(problem, hint=relaxed, bound=relaxed.objective)
+    assert seeded is not None and seeded.status == "optimal"
+    assert abs(seeded.objective - plain.objective) <= 1e-7
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.integers(2, 6), st.integers(0, 10**6))
+def test_maxband_seed_keeps_the_multiband_optimum(n: int, seed: int) -> None:
+    """MAXBAND's optimum is a feasible MULTIBAND point; seeding the cycle stage with its
+    options and loop integers changes the time to the optimum, never the optimum."""
+    problem = _corridor(n, seed, fixed_cycle=False)
+    plain = _multiband(problem, integer_offsets=False)
+    point = _maxband_point(problem)
+    seeded = _multiband(problem, integer_offsets=False, hint=point, seed=True)
+    if plain is None:
+        assert seeded is None
+        return
+    assert seeded is not None and seeded.status == plain.status == "optimal"
+    assert abs(seeded.objective - plain.objective) <= 1e-7

@@ -29,11 +29,24 @@ def create_solver() -> tuple[pywraplp.Solver, str]:
     raise SolverError(f"no MILP backend available in OR-Tools; tried {', '.join(BACKENDS)}")
 
 
+#: SCIP's primal heuristics that run during the search (the ones ``heuristics = False``
+#: turns off); LP solutions found while branching still become incumbents.
+_SCIP_HEURISTICS = (
+    "adaptivediving", "alns", "clique", "coefdiving", "completesol", "conflictdiving",
+    "crossover", "dins", "distributiondiving", "farkasdiving", "fracdiving", "gins",
+    "guideddiving", "intshifting", "linesearchdiving", "locks", "mutation", "oneopt",
+    "pscostdiving", "randrounding", "rens", "rins", "rounding", "shifting",
+    "simplerounding", "trustregion", "veclendiving", "zirounding",
+)
+
+
 def set_limits(solver: pywraplp.Solver, *, nodes: int | None = None,
-               fast_root: bool = False) -> None:
+               fast_root: bool = False, heuristics: bool = True) -> None:
     """Work limits for SCIP (other backends: no effect): at most *nodes* branch-and-bound
     nodes per solve; with *fast_root* at most 3 separation rounds at the root, none in the
-    tree. Work limits, unlike time limits, give the same result on every run."""
+    tree; without *heuristics* no primal heuristic (for a search that starts from a good
+    incumbent and mostly has to prove it). Work limits, unlike time limits, give the same
+    result on every run."""
     if nodes is not None and nodes < 1:
         raise SolverError(f"node limit must be at least 1, found {nodes}")
     if not solver.SolverVersion().startswith("SCIP"):
@@ -43,6 +56,8 @@ def set_limits(solver: pywraplp.Solver, *, nodes: int | None = None,
         text += f"limits/nodes = {nodes}\n"
     if fast_root:
         text += "separating/maxroundsroot = 3\nseparating/maxrounds = 0\n"
+    if not heuristics:
+        text += "".join(f"heuristics/{name}/freq = -1\n" for name in _SCIP_HEURISTICS)
     solver.SetSolverSpecificParametersAsString(text)
 
 

@@ -28,6 +28,11 @@ METHODS = ("maxband", "multiband")
 #: Where the greens come from (see :func:`optimize_progression`).
 SPLITS = ("spec", "demand")
 
+#: Margin below which a cycle's upper bound (continuous offsets) counts as below a solved
+#: cycle's MULTIBAND optimum [cycles]: far above the solver's tolerances, far below any
+#: difference of band that matters.
+_DOMINANCE_SLACK = 1e-7
+
 #: Saturation headway of a discharging queue [s/veh] and start-up lost time [s] (HCM).
 QUEUE_HEADWAY_S = 2.0
 STARTUP_LOST_S = 2.0
@@ -142,8 +147,11 @@ def optimize_progression(
     :meth:`Corridor.with_cycle` retimes them, before rounding to whole seconds); then, at the
     whole-second cycles next to the one found, the corridor is retimed exactly and the
     speeds, sequences and whole-second offsets are solved again; the better of these is
-    returned. Its bands are exact; ``plan.solver`` records the options, both stages'
-    status, gap and time.
+    returned. MULTIBAND seeds its cycle stage with MAXBAND's optimum and bounds each
+    whole-second cycle by its continuous-offset optimum: a cycle whose bound is below the
+    other's whole-second optimum cannot win and is not solved (stage status ``dominated``).
+    Its bands are exact; ``plan.solver`` records the options, both stages' status, gap and
+    time.
 
     Args:
         cycle_range_s: ``(C_min, C_max)``; default the corridor's ``cycle_range_s``, else its
@@ -202,11 +210,12 @@ def optimize_progression(
 
     def solve(pr: ProgressionProblem, integer: bool = True,
               hint: ProgressionSolution | None = None,
-              bound: float | None = None) -> ProgressionSolution:
+              bound: float | None = None, seed: bool = False) -> ProgressionSolution:
         if method == "multiband":
             return solve_multiband(pr, weights_out=weights[0], weights_in=weights[1],
                                    k_links=weights[2], integer_offsets=integer,
-                                   time_limit_s=time_limit_s, hint=hint, bound=bound)
+                                   time_limit_s=time_limit_s, hint=hint, bound=bound,
+                                   seed=seed)
         return solve_progression(pr, mode=mode, k=k, integer_offsets=integer,
                                  time_limit_s=time_limit_s, hint=hint, bound=bound)
 
@@ -254,7 +263,8 @@ def optimize_progression(
         # split between the directions is settled at the whole-second cycle
         free_problem = problem(c_lo, c_hi)
         if method == "multiband":
-            free = solve(free_problem, integer=False)
+            free = solve(free_problem, integer=False, hint=_maxband_point(free_problem),
+                         seed=True)
         else:
             free = solve_progression(free_problem, mode="weighted" if mode ==
                                      "balanced" else mode, k=1.0 if mode == "balanced" else k,
@@ -269,12 +279,57 @@ def optimize_progression(
                  and _same_windows(free_problem, fixed, cycle) else None)
         return solve(fixed, hint=free, bound=bound)
 
-    # the (at most two) cycles are independent MILPs: solved side by side (OR-Tools releases
-    # the GIL while it solves), each in its own solver, so the result is the same either way
-    with ThreadPoolExecutor(max_workers=len(candidates)) as pool:
-        solutions = list(pool.map(whole_second, candidates))
-    stages += [_stage_record(f"offsets at {c:g} s", sol)
-               for c, sol in zip(candidates, solutions, strict=True)]
+    def relaxed(cycle: float) -> tuple[ProgressionProblem, ProgressionSolution]:
+        fixed = problem(cycle, cycle)
+        return fixed, solve(fixed, integer=False, hint=free)
+
+    if method == "multiband":
+        # MULTIBAND: each whole-second cycle's continuous-offset optimum first (the same MILP
+        # without the integrality of the relative offsets K_j: a valid upper bound, and
+        # solved in a fraction of the time). Its options and loop integers with whole-second
+        # offsets give the incumbent of the whole-second search (often its optimum: the
+        # search then only proves it). The cycle nearest the cycle stage's is solved first,
+        # while the other's bound is computed beside it; a cycle whose bound is below a
+        # solved cycle's optimum cannot have a larger objective and is not solved.
+        first = min(range(len(candidates)),
+                    key=lambda i: (abs(candidates[i] - (free.cycle_s if free else c_lo)), i))
+
+        def first_cycle() -> tuple[ProgressionSolution, ProgressionSolution]:
+            fixed, upper = relaxed(candidates[first])
+            if not _integer_cycle(candidates[first]):
+                return upper, upper
+            return upper, solve(fixed, hint=upper, bound=upper.objective)
+
+        with ThreadPoolExecutor(max_workers=len(candidates)) as pool:
+            head = pool.submit(first_cycle)
+            others = {i: pool.submit(relaxed, c) for i, c in enumerate(candidates)
+                      if i != first}
+            upper, sol = head.result()
+            bounds = {i: f.result() for i, f in others.items()}
+        solutions = [sol]
+        records = {first: _stage_record(f"offsets at {candidates[first]:g} s", sol)}
+        for i, (fixed, upper) in sorted(bounds.items()):
+            name = f"offsets at {candidates[i]:g} s"
+            if upper.objective < max(s.objective for s in solutions) - _DOMINANCE_SLACK:
+                records[i] = {"stage": name, "cycle_s": round(candidates[i], 6),
+                              "status": "dominated", "gap": 0.0,
+                              "solve_s": round(upper.solve_s, 4),
+                              "bound": upper.objective}
+                continue
+            sol = upper
+            if _integer_cycle(candidates[i]):
+                sol = solve(fixed, hint=upper, bound=upper.objective)
+            solutions.append(sol)
+            records[i] = _stage_record(name, sol)
+        stages += [records[i] for i in range(len(candidates))]
+    else:
+        # the (at most two) cycles are independent MILPs: solved side by side (OR-Tools
+        # releases the GIL while it solves), each in its own solver, so the result is the
+        # same either way
+        with ThreadPoolExecutor(max_workers=len(candidates)) as pool:
+            solutions = list(pool.map(whole_second, candidates))
+        stages += [_stage_record(f"offsets at {c:g} s", sol)
+                   for c, sol in zip(candidates, solutions, strict=True)]
     if method == "multiband":
         best = max(solutions, key=lambda sol: _multiband_score(sol, weights[0], weights[1]))
     else:
@@ -301,7 +356,8 @@ def optimize_progression(
             "mode": best.mode.value if method == "maxband" else "link-weighted",
             "k": k,
             "two_way": True,
-            "status": best.status if all(s["status"] == "optimal" for s in stages)
+            "status": best.status if all(s["status"] in ("optimal", "dominated")
+                                         for s in stages)
             else "feasible",
             "gap": max(s["gap"] for s in stages),
             "solve_s": round(time.perf_counter() - started, 4),
@@ -451,6 +507,22 @@ def _progression_signals(
         )
         signals.append(ProgressionSignal(a.id, a.position_m, options))
     return tuple(signals)
+
+
+def _maxband_point(problem: ProgressionProblem) -> ProgressionSolution | None:
+    """MAXBAND's optimum (b + b̄) of *problem*: a feasible MULTIBAND point (every link band
+    the through band) whose options and loop integers seed MULTIBAND; None when it has none."""
+    from greenwave.errors import InfeasibleError, SolverError
+    from greenwave.progression import solve_progression
+
+    try:
+        return solve_progression(problem, mode="weighted", k=1.0, integer_offsets=False)
+    except (InfeasibleError, SolverError):
+        return None
+
+
+def _integer_cycle(cycle: float) -> bool:
+    return float(cycle).is_integer()
 
 
 def _same_windows(free: ProgressionProblem, fixed: ProgressionProblem, cycle: float) -> bool:
