@@ -139,6 +139,11 @@ def test_feed_rejects_bad_lines_one_by_one() -> None:
         '{"id": "a6", "time_s": 130, "kind": "flow_surge", "target": "A/in", "flow_vph": 1e7}',
         '{"id": "a7", "time_s": 130, "kind": "flow_surge", "target": "A/in", "flow_vph": -5}',
         '{"id": "a8", "time_s": 130, "kind": "meteor", "target": "A/in"}',
+        '{"id": "a10", "time_s": 130, "kind": "spillback", "target": "A/north"}',  # leg
+        '{"id": "a11", "time_s": 130, "kind": "tidal_shift", "target": "corridor", '
+        '"share_in": 1.7}',  # absurd share
+        '{"id": "a12", "time_s": "soon", "kind": "spillback", "target": "A/in"}',
+        "[1, 2]",  # not an object
         "",
         '{"id": "a9", "time_s": 140, "kind": "spillback", "target": "A/in"}',
         '{"id": "a9", "time_s": 150, "kind": "spillback", "target": "A/in"}',  # id reused
@@ -148,10 +153,13 @@ def test_feed_rejects_bad_lines_one_by_one() -> None:
     accepted = [p.id for p in parsed if p is not None and not isinstance(p, Rejection)]
     assert accepted == ["a1", "a9"]
     reasons = [r.reason for r in rejected]
-    assert len(reasons) == 8
-    for want in ("bad JSON", "unknown signal", "unknown detector", "out of order", "absurd",
-                 "absurd", "unknown kind", "used before"):
-        assert any(want in r for r in reasons), (want, reasons)
+    assert len(reasons) == 12
+    wants = ("bad JSON", "unknown signal", "unknown detector", "out of order", "absurd",
+             "absurd", "unknown kind", "unknown leg", "share_in", "time_s must be",
+             "expected a JSON object", "used before")
+    for want, reason in zip(wants, reasons, strict=True):  # one reason per line, in order
+        assert want in reason, (want, reasons)
+    assert [r.line for r in rejected] == [2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 15]
 
 
 def test_a_crash_ends_the_loop_with_the_log_kept(schedule: tuple) -> None:
@@ -482,6 +490,33 @@ def test_cli_retime_runs_logs_and_rejects_bad_alerts(tmp_path: Path,
     assert "safety violations 0" in capsys.readouterr().out
     assert main(["retime", str(spec), "--until", "05:00"]) == 2
     assert main(["retime", str(spec), "--alerts", "missing.jsonl"]) == 2
+
+
+@pytest.mark.sumo
+def test_cli_retime_reads_a_live_alert_feed_from_stdin(tmp_path: Path) -> None:
+    import subprocess
+
+    spec = tmp_path / "tiny.toml"
+    spec.write_text(SMALL_TOML)
+    src = Path(__file__).resolve().parents[1] / "src"
+    feed = ('{"id": "s1", "time_s": 21660, "kind": "spillback", "target": "B/west"}\n'
+            "{oops\n"
+            '{"id": "s2", "time_s": 21700, "kind": "flow_surge", "target": "B/west", '
+            '"flow_vph": 99999}\n'
+            '{"id": "s3", "time_s": 21720, "kind": "detector_failure", "target": "e1_A_in_0"}\n')
+    res = subprocess.run([sys.executable, "-m", "greenwave", "retime", str(spec), "--until",
+                          "06:06", "--alerts", "-", "--out", "out"], cwd=tmp_path,
+                         input=feed, capture_output=True, text=True, timeout=300, check=False,
+                         env={**os.environ, "PYTHONPATH": str(src)})
+    assert res.returncode == 0, res.stderr
+    records = [json.loads(x) for x in (tmp_path / "out" / "retime_log.jsonl").read_text()
+               .splitlines()]
+    rejected = [(r["line"], r["reason"]) for r in records if r["event"] == "rejected"]
+    assert [x[0] for x in rejected] == [2, 3]
+    assert "bad JSON" in rejected[0][1] and "absurd" in rejected[1][1]
+    accepted = [r["alert"] for r in records if r["event"] == "alert" and r["source"] == "feed"]
+    assert accepted == ["s1", "s3"]
+    assert records[-1]["event"] == "end" and records[-1]["time_s"] == 6 * 3600 + 360
 
 
 @pytest.mark.sumo
