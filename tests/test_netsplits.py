@@ -3,15 +3,13 @@ and green shares checked by hand, invariants by hypothesis."""
 
 from __future__ import annotations
 
-import math
-
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from greenwave.errors import InfeasibleError, InputError
-from greenwave.splits import phase_greens
-from greenwave.sumo.netsplits import SignalLink, link_flows, phase_flow_ratios, webster_cycle_s
+from greenwave.splits import phase_greens, webster_optimum_cycle_s
+from greenwave.sumo.netsplits import SignalLink, link_flows, phase_flow_ratios
 from greenwave.sumo.simulate import DrivenRoute
 
 LINKS = (SignalLink(0, "a_0", "a", "x"), SignalLink(1, "a_0", "a", "y"),
@@ -63,8 +61,10 @@ def test_phase_greens_by_hand() -> None:
 
 
 def test_webster_cycle_by_hand() -> None:
-    assert webster_cycle_s([0.2, 0.3], 12.0) == pytest.approx((1.5 * 12 + 5) / 0.5)
-    assert webster_cycle_s([0.6, 0.4], 12.0) == math.inf
+    # of a signal's phase ratios (0.2 + 0.3) and its 12 s of yellow and all-red
+    assert webster_optimum_cycle_s(12.0, 0.2 + 0.3) == pytest.approx((1.5 * 12 + 5) / 0.5)
+    with pytest.raises(InfeasibleError):
+        webster_optimum_cycle_s(12.0, 0.6 + 0.4)
 
 
 @given(st.lists(st.tuples(st.floats(0, 0.3), st.floats(1, 12)), min_size=1, max_size=6),

@@ -24,6 +24,7 @@ from greenwave import __version__, workflow
 from greenwave.corridor import Corridor
 from greenwave.errors import GreenwaveError, InfeasibleError, InputError
 from greenwave.plan import TimingPlan
+from greenwave.tuning import COUNT_SEED, TUNING_SEEDS
 
 if TYPE_CHECKING:
     from greenwave.sumo.importnet import ImportedCorridor
@@ -173,7 +174,7 @@ def _add_optimize_options(p: argparse.ArgumentParser) -> None:
                        help="with --refine: simulate the band and the refined plan on "
                        "--check-seeds and keep the refined one only if it does not lose on "
                        "network delay (else half, a quarter of the change, else the band plan)")
-    after.add_argument("--check-seeds", type=_seeds, default=(101, 102),
+    after.add_argument("--check-seeds", type=_seeds, default=TUNING_SEEDS,
                        help="seeds of the --sumo-check runs (default 101,102; keep them apart "
                        "from the seeds you evaluate on)")
     zones = p.add_argument_group("sub-zones (long arterials)")
@@ -341,7 +342,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="demand: Webster splits at the common cycle from link flows counted in "
                    "a run of the net's own programs (--count-seed); own: keep each program's "
                    "proportions")
-    p.add_argument("--count-seed", type=_seed, default=100,
+    p.add_argument("--count-seed", type=_seed, default=COUNT_SEED,
                    help="seed of the counting run (--splits demand); must differ from --seeds")
     p.add_argument("--tune", action="store_true",
                    help="tune the coordinated offsets in SUMO before the evaluation (compass "
@@ -903,7 +904,7 @@ def cmd_evaluate_net(args: argparse.Namespace) -> int:
     if not args.tune and (args.tune_seeds is not None or args.tune_evaluations is not None):
         given = "--tune-seeds" if args.tune_seeds is not None else "--tune-evaluations"
         raise InputError(f"{given} is for the tuning run: add --tune", field=given)
-    args.tune_seeds = args.tune_seeds or (101, 102)
+    args.tune_seeds = args.tune_seeds or TUNING_SEEDS
     args.tune_evaluations = args.tune_evaluations or 100
     if args.tune and set(args.tune_seeds) & set(args.seeds):
         both = sorted(set(args.tune_seeds) & set(args.seeds))

@@ -43,6 +43,7 @@ from greenwave.plan import TimingPlan
 from greenwave.sumo.importnet import ImportedCorridor, ThroughMovement
 from greenwave.sumo.simulate import DrivenRoute, SimulationJob, SimulationResult
 from greenwave.sumo.writeback import NetProgram, RetimedCorridor
+from greenwave.tuning import COUNT_SEED, TUNING_SEEDS
 from greenwave.workflow import Progress, quiet
 
 METHODS = ("original", "tlscoordinator", "tlscycleadaptation", "greenwave")
@@ -283,7 +284,7 @@ class LinkCounts:
 
 
 def count_link_flows(demand: NetDemand, imported: ImportedCorridor, *, out_dir: str | Path,
-                     seed: int = 100, progress: Progress = quiet) -> LinkCounts:
+                     seed: int = COUNT_SEED, progress: Progress = quiet) -> LinkCounts:
     """Count the demand on every controlled link of the corridor's signals: one run of the
     net's own programs on *seed*, driven routes departing in the period
     (:mod:`greenwave.sumo.netsplits`), and Webster's phase flow ratios from them."""
@@ -364,7 +365,7 @@ def tune_net_plan(
     demand: NetDemand,
     *,
     out_dir: str | Path,
-    seeds: Sequence[int] = (101, 102),
+    seeds: Sequence[int] = TUNING_SEEDS,
     max_evaluations: int = 100,
     steps_s: Sequence[float] | None = None,
     min_signals: int = 2,
@@ -421,11 +422,11 @@ def tune_net_plan(
     def plan_of(starts: Sequence[float]) -> TimingPlan:
         return _plan_with_starts(band, retimed, starts)
 
-    def simulate(candidates: Sequence[tuple[float, ...]]) -> None:
+    def simulate(candidates: Mapping[tuple[float, ...], TimingPlan]) -> None:
         jobs: list[SimulationJob] = []
-        for starts in candidates:
+        for plan in candidates.values():
             folder = work / f"candidate{len(simulated) + len(jobs) // len(seeds) + 1}"
-            add, _ = write_net_programs(retimed, net_programs(retimed, plan_of(starts)),
+            add, _ = write_net_programs(retimed, net_programs(retimed, plan),
                                         folder / "greenwave.add.xml")
             jobs += [net_job(demand, "tune", (add,), seed, out_dir=folder, end_s=end)
                      for seed in seeds]
@@ -446,12 +447,11 @@ def tune_net_plan(
                  f"{time.perf_counter() - started:.0f} s)")
 
     def objective(candidates: Sequence[tuple[float, ...]]) -> list[float]:
-        bands = {c: plan_of(c) for c in candidates}
-        todo = [c for c in candidates if c not in simulated
-                and bands[c].bandwidth_out_s + bands[c].bandwidth_in_s >= need]
+        plans = {c: plan_of(c) for c in candidates if c not in simulated}
+        todo = [c for c, x in plans.items() if x.bandwidth_out_s + x.bandwidth_in_s >= need]
         todo = todo[:max(0, max_evaluations - len(simulated))]
         if todo:
-            simulate(todo)
+            simulate({c: plans[c] for c in todo})
         values = []
         for c in candidates:
             if c not in simulated:
@@ -468,8 +468,8 @@ def tune_net_plan(
     progress(f"tuning offsets in SUMO: seeds {', '.join(map(str, seeds))}, steps "
              f"{', '.join(f'{x:g}' for x in steps)} s, at most {max_evaluations} candidates; "
              f"bands kept at {100 * keep_band:g} % or more")
-    simulate([band_starts] if own == band_starts else [band_starts, own])
     own_band = plan_of(own)
+    simulate({band_starts: band} if own == band_starts else {band_starts: band, own: own_band})
     eligible = own_band.bandwidth_out_s + own_band.bandwidth_in_s >= need
     start, first = ("original", own) if eligible and simulated[own][0] < \
         simulated[band_starts][0] else ("band", band_starts)

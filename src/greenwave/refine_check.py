@@ -26,11 +26,10 @@ from greenwave.corridor import Corridor
 from greenwave.errors import InputError
 from greenwave.plan import TimingPlan
 from greenwave.refine import partial_refinement
+from greenwave.tuning import TUNING_SEEDS
 
 __all__ = ["BACK_OFF", "TUNING_SEEDS", "CheckTrial", "SumoCheck", "check_refinement"]
 
-#: Seeds of the check's runs; the benchmarks evaluate on 1, 2, 3.
-TUNING_SEEDS = (101, 102)
 #: Shares of the refinement tried, in order, after the full one loses.
 BACK_OFF = (0.5, 0.25)
 

@@ -27,6 +27,13 @@ from greenwave.errors import InputError
 
 Objective = Callable[[Sequence[tuple[float, ...]]], Sequence[float]]
 
+# Default seeds of the SUMO runs that prepare a plan; evaluations use 1, 2, 3, and preparing
+# on them would favour the plan.
+TUNING_SEEDS = (101, 102)
+"""Seeds of tuning and checking runs (``evaluate-net --tune``, ``optimize --sumo-check``)."""
+COUNT_SEED = 100
+"""Seed of the counting run of splits from demand on an imported net."""
+
 
 @dataclass(frozen=True)
 class Trial:

@@ -17,7 +17,8 @@ Methods (the same demand and seed for every method of a scenario, period and see
 * ``greenwave`` — the fixed-cycle MAXBAND band plan (:func:`greenwave.optimize.optimize_corridor`
   at the corridor's cycle and band speed; an imported net: :func:`greenwave.netscenario.coordinate`
   at its common cycle with splits from demand (counted in a run of its own programs on seed
-  ``COUNT_SEED``), written back into its programs, as ``evaluate-net`` does by default);
+  ``greenwave.tuning.COUNT_SEED``), written back into its programs, as ``evaluate-net``
+  does by default);
 * ``refined`` — the band plan's offsets refined on the platoon-dispersion delay model
   (:func:`greenwave.refine.refine_offsets`, keeping 80 % of the two-way band; built corridors).
 
@@ -37,9 +38,9 @@ from pathlib import Path
 from typing import Any
 
 from greenwave.bench.spec import Cell, CorridorSource, NetSource, safe_name
+from greenwave.tuning import COUNT_SEED
 
 TOOL_SEED = 42
-COUNT_SEED = 100  # the counting run of splits from demand on imported nets
 """Seed of the demand expansion SUMO's tlsCoordinator.py is given (every cell the same)."""
 
 KEEP_BAND = 0.8

@@ -28,8 +28,8 @@ to the through phases)? Counted flows on a real net understate what its cross st
 of 90 s and SUMO jammed them (92 teleports in 3 seeds against 9 with Webster's shares); equal
 saturation keeps every approach's reserve, and the offsets then do the coordinating.
 
-Webster's cycle ``C0 = (1.5 L + 5) / (1 − Y)`` (L the lost time, here the yellow and all-red
-time; Y the sum of the phases' flow ratios) is :func:`webster_cycle_s`.
+Webster's cycle ``C0 = (1.5 L + 5) / (1 − Y)`` of such a signal (L its yellow and all-red time,
+Y the sum of its phases' flow ratios) is :func:`greenwave.splits.webster_optimum_cycle_s`.
 """
 
 from __future__ import annotations
@@ -123,11 +123,3 @@ def phase_flow_ratios(states: Sequence[str], links: Sequence[SignalLink],
             phases_of[lane] += 1
     return [max((lane_flow[lane] / phases_of[lane] / saturation_vphpl for lane in lanes),
                 default=0.0) for lanes in served]
-
-
-def webster_cycle_s(ratios: Sequence[float], lost_time_s: float) -> float:
-    """Webster's optimum cycle (1.5 L + 5) / (1 − Y) [s]; inf when Y ≥ 1 (oversaturated)."""
-    y = sum(ratios)
-    if y >= 1.0:
-        return math.inf
-    return (1.5 * lost_time_s + 5.0) / (1.0 - y)
