@@ -420,7 +420,7 @@ def tune_net_plan(
     guard: dict[str, float] = {}
 
     def plan_of(starts: Sequence[float]) -> TimingPlan:
-        return _plan_with_starts(band, retimed, starts)
+        return band.at_green_starts(retimed.corridor, starts)
 
     def simulate(candidates: Mapping[tuple[float, ...], TimingPlan]) -> None:
         jobs: list[SimulationJob] = []
@@ -500,19 +500,6 @@ def tune_net_plan(
                        own_eligible=eligible)
     shutil.rmtree(work, ignore_errors=True)
     return NetPlan(retimed, tuned, programs), report
-
-
-def _plan_with_starts(band: TimingPlan, retimed: RetimedCorridor,
-                      starts: Sequence[float]) -> TimingPlan:
-    """*band* with other outbound green starts (same cycle, speeds, sequences; exact bands)."""
-    from greenwave.plan import plan_from_offsets
-
-    return plan_from_offsets(
-        retimed.corridor, list(starts), speed_out_kmh=band.speed_out_kmh,
-        speed_in_kmh=band.speed_in_kmh, period=band.period, program_id=band.program_id,
-        solver=band.solver, link_speeds_out_kmh=band.link_speeds_out_kmh,
-        link_speeds_in_kmh=band.link_speeds_in_kmh, sequences=[x.sequence for x in band.signals],
-        queues_s=[(x.queue_out_s, x.queue_in_s) for x in band.signals])
 
 
 def default_keep_own_cycle(imported: ImportedCorridor, cycle_s: float | None = None) -> bool:

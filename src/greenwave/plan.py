@@ -93,6 +93,22 @@ class TimingPlan:
 
         return evaluate_bands(self.band_problem(), [s.green_out_start_s for s in self.signals])
 
+    def at_green_starts(self, corridor: Corridor, green_out_start_s: Sequence[float], *,
+                        period: str | None = None,
+                        solver: Mapping[str, Any] | None = None) -> TimingPlan:
+        """This plan moved to other outbound green starts on *corridor* (the intersections
+        and phases the plan runs): the same cycle, speeds, sequences and queue clearance,
+        exact bands of the new starts (:func:`plan_from_offsets`)."""
+        return plan_from_offsets(
+            corridor, list(green_out_start_s), speed_out_kmh=self.speed_out_kmh,
+            speed_in_kmh=self.speed_in_kmh,
+            period=self.period if period is None else period, program_id=self.program_id,
+            solver=self.solver if solver is None else solver,
+            link_speeds_out_kmh=self.link_speeds_out_kmh,
+            link_speeds_in_kmh=self.link_speeds_in_kmh,
+            sequences=[s.sequence for s in self.signals],
+            queues_s=[(s.queue_out_s, s.queue_in_s) for s in self.signals])
+
     def with_exact_bands(self) -> TimingPlan:
         """This plan with its band fields recomputed exactly from its green starts."""
         from greenwave.bands import link_bands

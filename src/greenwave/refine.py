@@ -78,7 +78,7 @@ from greenwave.corridor import (
     through_window,
 )
 from greenwave.errors import InputError
-from greenwave.plan import TimingPlan, plan_from_offsets
+from greenwave.plan import TimingPlan
 from greenwave.splits import SATURATION_VPHPL, flow_ratios, min_greens, movement_volumes
 
 __all__ = [
@@ -936,15 +936,9 @@ def _moves(n_alternatives: int, current_shift_s: float,
 def _rebuilt(plan: TimingPlan, corridor: Corridor, starts: npt.ArrayLike, tag: str,
              demand: PeriodDemand) -> TimingPlan:
     """*plan* with *corridor*'s phases at the outbound green starts *starts* (exact bands)."""
-    return plan_from_offsets(
-        corridor, np.asarray(starts, dtype=float).tolist(),
-        speed_out_kmh=plan.speed_out_kmh, speed_in_kmh=plan.speed_in_kmh,
-        period=plan.period or demand.name, program_id=plan.program_id,
-        solver={**plan.solver, "refined": tag},
-        link_speeds_out_kmh=plan.link_speeds_out_kmh, link_speeds_in_kmh=plan.link_speeds_in_kmh,
-        sequences=[s.sequence for s in plan.signals],
-        queues_s=[(s.queue_out_s, s.queue_in_s) for s in plan.signals],
-    )
+    return plan.at_green_starts(corridor, np.asarray(starts, dtype=float).tolist(),
+                                period=plan.period or demand.name,
+                                solver={**plan.solver, "refined": tag})
 
 
 @dataclass(frozen=True, eq=False)
