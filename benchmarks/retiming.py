@@ -87,6 +87,9 @@ def main() -> int:
           f"{solves['in_force_after_s'].max():.0f}")
     violations = table.groupby(["method", "seed"])["safety_violations"].first().sum()
     print(f"safety violations: {int(violations)}")
+    runs = table.groupby(["method", "seed"])[["teleports", "not_inserted"]].first()
+    print("teleports and vehicles never inserted per run:")
+    print(runs.to_string())
     print(table.groupby(["method", "direction"])[["trips", "travel_time_s", "delay_s",
                                                   "stops_per_trip"]].mean().to_string())
     return 0

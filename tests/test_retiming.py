@@ -11,6 +11,7 @@ import json
 import math
 import os
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from _retime_small import small_corridor, small_segment
+from greenwave.corridor import Corridor, Intersection
+from greenwave.plan import plan_from_offsets
 from greenwave.retiming.alerts import (
     AlertDetector,
     AlertFeed,
@@ -26,7 +29,7 @@ from greenwave.retiming.alerts import (
     Debouncer,
     Rejection,
 )
-from greenwave.retiming.decide import bounded_greens, plan_programs
+from greenwave.retiming.decide import bounded_greens, keep_offsets, place_greens, plan_programs
 from greenwave.retiming.loop import DecisionLog, RetimingLoop
 from greenwave.retiming.measure import DetectorReading, DetectorSpec, Measurement
 from greenwave.retiming.transition import (
@@ -90,6 +93,55 @@ def test_bounded_greens_keep_sum_minimums_and_step() -> None:
     assert sum(out) == 75 and out == [30, 10, 35]
     out = bounded_greens([40, 10, 25], [40, 2, 33], [10, 10, 15], 10)
     assert sum(out) == 75 and min(a - b for a, b in zip(out, [10, 10, 15], strict=True)) >= 0
+
+
+def _two_signals(green_b: float) -> Corridor:
+    a = Intersection(id="A", position_m=0.0, green_out_s=50.0, green_in_s=50.0)
+    b = Intersection(id="B", position_m=500.0, green_out_s=green_b, green_in_s=green_b)
+    return Corridor(name="x", speed_kmh=36.0, cycle_s=100.0, intersections=(a, b))
+
+
+def test_a_shorter_green_is_placed_to_keep_both_bands() -> None:
+    # 500 m at 10 m/s = 50 s each way. A green 0-50 s; B green 40-100 s (60 s): outbound
+    # platoon 0-50 s leaves A and reaches B at 50-100 s; inbound leaves B 50-100 s, reaches
+    # A at 100-150 = 0-50 s: both bands 50 s. B's green cut to 50 s: kept at its start
+    # (40-90 s) both bands lose 10 s; moved to 50-100 s both stay 50 s (by hand).
+    before = plan_from_offsets(_two_signals(60.0), [0.0, 40.0])
+    assert (before.bandwidth_out_s, before.bandwidth_in_s) == pytest.approx((50.0, 50.0))
+    shorter = _two_signals(50.0)
+    kept = keep_offsets(shorter, before, "")
+    assert (kept.bandwidth_out_s, kept.bandwidth_in_s) == pytest.approx((40.0, 40.0))
+    placed = place_greens(shorter, before, {"B"}, 1.0, 10.0, "")
+    assert placed.signals[1].green_out_start_s == pytest.approx(50.0)
+    assert placed.signals[0].green_out_start_s == pytest.approx(0.0)
+    assert (placed.bandwidth_out_s, placed.bandwidth_in_s) == pytest.approx((50.0, 50.0))
+    # a span of 4 s can only recover 4 s of each band
+    near = place_greens(shorter, before, {"B"}, 1.0, 4.0, "")
+    assert (near.bandwidth_out_s, near.bandwidth_in_s) == pytest.approx((44.0, 44.0))
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.floats(0, 99), min_size=3, max_size=3),
+       st.lists(st.integers(30, 60), min_size=3, max_size=3),
+       st.floats(0.5, 2.0), st.integers(0, 12))
+def test_placed_greens_never_lose_band_and_move_within_the_span(
+        starts: list[float], greens: list[int], k: float, span: int) -> None:
+    ids = ("A", "B", "C")
+    c = Corridor(name="p", speed_kmh=40.0, cycle_s=100.0, intersections=tuple(
+        Intersection(id=n, position_m=400.0 * j, green_out_s=60.0, green_in_s=60.0)
+        for j, n in enumerate(ids)))
+    before = plan_from_offsets(c, starts)
+    timed = replace(c, intersections=tuple(
+        replace(i, green_out_s=float(g), green_in_s=float(g))
+        for i, g in zip(c.intersections, greens, strict=True)))
+    kept = keep_offsets(timed, before, "")
+    placed = place_greens(timed, before, {"A", "C"}, k, float(span), "")
+    assert placed.bandwidth_out_s + k * placed.bandwidth_in_s >= \
+        kept.bandwidth_out_s + k * kept.bandwidth_in_s - 1e-6
+    for old, new, n in zip(before.signals, placed.signals, ids, strict=True):
+        moved = (new.green_out_start_s - old.green_out_start_s + 50.0) % 100.0 - 50.0
+        assert abs(moved) <= (span if n != "B" else 0) + 1e-6
+        assert float(moved).is_integer() or abs(moved - round(moved)) < 1e-6
 
 
 # --------------------------------------------------------------------------------------------

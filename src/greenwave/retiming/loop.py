@@ -42,8 +42,8 @@ from greenwave.retiming.decide import (
     DecisionRules,
     design_flows,
     design_share_in,
-    keep_offsets,
     measured_volumes,
+    place_greens,
     plan_programs,
 )
 from greenwave.retiming.measure import DetectorReading, DetectorSpec, Measurement
@@ -459,20 +459,28 @@ class RetimingLoop:
             self.log.write("no_decision", t, level=level, reason=str(exc))
             return None
         tod = self._current_tod()
-        plan = keep_offsets(timed, self.plan, tod.demand.name)
-        return Decision(t, level, reason, plan, timed, tuple(self.unserved), tuple(signals))
+        k = self._k(tod)
+        plan = place_greens(timed, self.plan, set(signals), k, self.rules.max_split_step_s,
+                            tod.demand.name)
+        return Decision(t, level, reason, plan, timed, tuple(self.unserved), tuple(signals),
+                        k=k)
 
-    def _resolve(self, t: float, level: str, reason: str,
-                 volumes: Mapping[str, Mapping[str, float]], cycle: float,
-                 flows: Mapping[str, float]) -> Decision:
-        tod = self._current_tod()
+    def _k(self, tod: TodPlan) -> float:
+        """MAXBAND's k (inbound / outbound flow) from the feed or the healthy detectors,
+        else the period's design; within [1/k_max, k_max]."""
         share = self.external_share
         if share is None:
             share = AlertDetector.share_in(self.detector.window.approaches(
                 exclude=self.detector.failed))
         if not math.isfinite(share) or share <= 0 or share >= 1:
             share = design_share_in(tod.demand)
-        k = min(self.rules.k_max, max(1 / self.rules.k_max, share / (1 - share)))
+        return min(self.rules.k_max, max(1 / self.rules.k_max, share / (1 - share)))
+
+    def _resolve(self, t: float, level: str, reason: str,
+                 volumes: Mapping[str, Mapping[str, float]], cycle: float,
+                 flows: Mapping[str, float]) -> Decision:
+        tod = self._current_tod()
+        k = self._k(tod)
         try:
             timed = self.decider.splits(self.timed, volumes, cycle)
             plan, ms, status = self.decider.resolve(timed, self.plan, k, tod.demand.name)

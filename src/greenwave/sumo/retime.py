@@ -41,6 +41,16 @@ from greenwave.sumo.safety import SafetyMonitor, SafetyReport, Thresholds, _sumo
 _STATE, _PHASE = 0x20, 0x28
 _EPS = 1e-6
 
+#: A vehicle with green no longer waits for a vehicle that has stood inside the junction for
+#: this long [s]. The teleports of the day segment (both methods) were junction deadlocks at
+#: crossings with permitted main-road lefts: a left turner still waiting at its internal stop
+#: point when its phase ends stands in the path of the next phase's cross-street traffic, which
+#: stops for it, while the turner yields to them (SUMO's internal-junction foes) - a mutual
+#: wait that only the teleport (300 s) ended. A driver would edge round the turner or let it
+#: go within seconds; 10 s resolves every such deadlock of the segment (no teleport) and leaves
+#: ordinary queues alone (a queued vehicle stands on a lane, not inside the junction).
+JUNCTION_BLOCKER_S = 10.0
+
 
 @dataclass(frozen=True)
 class DetectorFault:
@@ -189,7 +199,8 @@ def sumo_args(net: Path, routes: Sequence[Path], additionals: Sequence[Path], *,
     args = [str(binary("sumo")), "--net-file", str(net), "--route-files",
             ",".join(map(str, routes)), "--additional-files", ",".join(map(str, additionals)),
             "--begin", repr(float(begin_s)), "--end", repr(float(end_s)), "--seed", str(seed),
-            "--step-length", "1", "--no-step-log", "true", "--duration-log.statistics", "true"]
+            "--step-length", "1", "--no-step-log", "true", "--duration-log.statistics", "true",
+            "--ignore-junction-blocker", f"{JUNCTION_BLOCKER_S:g}"]
     if tripinfo is not None:
         args += ["--tripinfo-output", str(tripinfo), "--tripinfo-output.write-unfinished",
                  "true"]
