@@ -7,6 +7,7 @@ seconds each).
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import math
 import os
@@ -20,6 +21,7 @@ from hypothesis import strategies as st
 
 from _retime_small import small_corridor, small_segment
 from greenwave.corridor import Corridor, Intersection
+from greenwave.errors import GreenwaveError, InputError
 from greenwave.plan import plan_from_offsets
 from greenwave.retiming.alerts import (
     AlertDetector,
@@ -29,7 +31,14 @@ from greenwave.retiming.alerts import (
     Debouncer,
     Rejection,
 )
-from greenwave.retiming.decide import bounded_greens, keep_offsets, place_greens, plan_programs
+from greenwave.retiming.decide import (
+    Neighbour,
+    bounded_greens,
+    harmonic_program,
+    keep_offsets,
+    place_greens,
+    plan_programs,
+)
 from greenwave.retiming.loop import DecisionLog, RetimingLoop
 from greenwave.retiming.measure import DetectorReading, DetectorSpec, Measurement
 from greenwave.retiming.transition import (
@@ -142,6 +151,74 @@ def test_placed_greens_never_lose_band_and_move_within_the_span(
         moved = (new.green_out_start_s - old.green_out_start_s + 50.0) % 100.0 - 50.0
         assert abs(moved) <= (span if n != "B" else 0) + 1e-6
         assert float(moved).is_integer() or abs(moved - round(moved)) < 1e-6
+
+
+def _prog(durations: tuple[float, ...], mins: tuple[float, ...], offset: float = 0.0
+          ) -> SignalProgram:
+    green = tuple(k % 3 == 0 for k in range(len(durations)))  # green, yellow, all-red, ...
+    return SignalProgram("N", offset, durations, green, mins)
+
+
+def test_harmonic_neighbours_scale_their_greens_with_the_corridor_cycle() -> None:
+    # by hand: greens in proportion to the green time left after 10 s of yellow + all-red,
+    # whole seconds by largest remainder, offsets at the same fraction of the cycle
+    same = Neighbour(_prog((45.0, 3.0, 2.0, 35.0, 3.0, 2.0), (10, 3, 2, 10, 3, 2), 27.0),
+                     1.0, 90.0)
+    q = harmonic_program(same, 110.0)  # 100 s of green: 56.25, 43.75 -> 56, 44
+    assert q.durations_s == (56.0, 3.0, 2.0, 44.0, 3.0, 2.0)
+    assert q.offset_s == pytest.approx(33.0)  # 27 / 90 * 110
+    half = Neighbour(_prog((20.0, 3.0, 2.0, 15.0, 3.0, 2.0), (10, 3, 2, 10, 3, 2)), 0.5, 90.0)
+    q = harmonic_program(half, 100.0)  # 50 s cycle, 40 s of green: 22.86, 17.14 -> 23, 17
+    assert q.durations_s == (23.0, 3.0, 2.0, 17.0, 3.0, 2.0) and q.cycle_s == 50.0
+    double = Neighbour(_prog((70.0, 3.0, 2.0, 100.0, 3.0, 2.0), (10, 3, 2, 10, 3, 2)), 2.0,
+                       90.0)
+    # 160 s cycle, 150 s of green for 170: 61.76, 88.24 -> 62, 88
+    assert harmonic_program(double, 80.0).durations_s == (62.0, 3.0, 2.0, 88.0, 3.0, 2.0)
+    strict = Neighbour(_prog((20.0, 3.0, 2.0, 15.0, 3.0, 2.0), (10, 3, 2, 15, 3, 2)), 0.5, 90.0)
+    with pytest.raises(GreenwaveError, match="phase 3 gets 11 s, below its minimum 15 s"):
+        harmonic_program(strict, 70.0)  # 35 s: 25 s of green -> 14, 11
+    with pytest.raises(InputError, match="not harmonic"):
+        Neighbour(same.program, 3.0, 30.0)
+    with pytest.raises(InputError, match=r"runs 90 s, not 0\.5 x"):
+        Neighbour(same.program, 0.5, 90.0)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(5, 60), min_size=1, max_size=4), st.sampled_from([0.5, 1.0, 2.0]),
+       st.integers(40, 200))
+def test_harmonic_programs_keep_clearances_and_the_ratio(greens: list[int], ratio: float,
+                                                         cycle: int) -> None:
+    durations = tuple(float(x) for g in greens for x in (g, 3, 2))
+    base = sum(durations) / ratio
+    nb = Neighbour(_prog(durations, tuple(float(x) for _ in greens for x in (5, 3, 2))),
+                   ratio, base)
+    try:
+        q = harmonic_program(nb, float(cycle))
+    except GreenwaveError:
+        # refused only when no green is left or the smallest proportional green is within
+        # the rounding (1 s) of its 5 s minimum or below it
+        room = ratio * cycle - 5 * len(greens)
+        assert room <= 0 or min(greens) * room / sum(greens) < 5.0 + 1.0
+        return
+    assert q.cycle_s == pytest.approx(ratio * cycle)
+    assert [d for d, g in zip(q.durations_s, q.green, strict=True) if not g] == \
+        [3.0, 2.0] * len(greens)
+    assert all(d >= m for d, m in zip(q.durations_s, q.min_s, strict=True))
+    room = ratio * cycle - 5 * len(greens)
+    for new, old in zip([d for d, g in zip(q.durations_s, q.green, strict=True) if g], greens,
+                        strict=True):
+        assert abs(new - old * room / sum(greens)) < 1.0 + 1e-9
+
+
+def test_a_neighbour_that_cannot_follow_the_cycle_range_is_refused(schedule: tuple) -> None:
+    tight = Neighbour(_prog((20.0, 3.0, 2.0, 15.0, 3.0, 2.0), (10, 3, 2, 15, 3, 2)), 0.5, 90.0)
+    with pytest.raises(InputError, match="neighbour N: at 40 s"):
+        RetimingLoop(small_corridor(), schedule, small_specs(), cycle_range_s=(80.0, 110.0),
+                     neighbours={"N": tight})
+    with pytest.raises(InputError, match="cannot be its own neighbour"):
+        RetimingLoop(small_corridor(), schedule, small_specs(),
+                     neighbours={"A": replace(tight, program=replace(tight.program,
+                                                                     tls_id="A"))})
 
 
 # --------------------------------------------------------------------------------------------
@@ -440,6 +517,52 @@ def test_static_method_switches_time_of_day_safely(built: object, tmp_path: Path
     tod = [r for r in records if r["event"] == "in_force"]
     assert tod and all(r["transition_cycles"] <= 3 for r in tod)
     assert {"metrics"} <= set(vars(run))
+
+
+@pytest.mark.sumo
+def test_a_harmonic_neighbour_follows_the_corridor_cycle_in_sumo(built: object,
+                                                                 tmp_path: Path) -> None:
+    # The loop coordinates A and B; C, a signal of the same net, is their neighbour at the
+    # same cycle (ratio 1). The time-of-day switch at 06:15 moves the corridor from 90 to
+    # 110 s: C must follow to 1 x 110 s by the same safe transitions.
+    from greenwave.sumo.dayseg import tod_plans
+    from greenwave.sumo.retime import SumoController, connect, sumo_args
+
+    b = built
+    seg = b.segment  # type: ignore[attr-defined]
+    pair = replace(seg.corridor, intersections=seg.corridor.intersections[:2])
+    schedule = tod_plans(pair, seg.tod)
+    start = b.schedule[0]  # type: ignore[attr-defined]
+    c_prog = plan_programs(start.plan, start.timed)["C"]
+    loop = RetimingLoop(pair, schedule, [s for s in b.specs if s.signal in {"A", "B"}],  # type: ignore
+                        adaptive=False, log=DecisionLog(stream := io.StringIO()),
+                        cycle_range_s=(90.0, 110.0),
+                        neighbours={"C": Neighbour(c_prog, 1.0, 90.0)})
+    end = seg.end_s + seg.drain_s
+    args = sumo_args(b.layout.net_file, [b.routes_file],  # type: ignore[attr-defined]
+                     [b.detectors_file, b.programs_file], begin_s=seg.begin_s,  # type: ignore
+                     end_s=end, seed=3)
+    with connect(args, tmp_path / "sumo.log") as (conn, _):
+        ctl = SumoController(
+            conn, {**plan_programs(schedule[0].plan, schedule[0].timed), "C": c_prog},
+            [s for s in b.specs if s.signal in {"A", "B"}],  # type: ignore[attr-defined]
+            {a: q for a, q in b.queues.items() if a.split("/")[0] in {"A", "B"}},  # type: ignore[attr-defined]
+            thresholds=b.thresholds, end_s=end)  # type: ignore[attr-defined]
+        loop.run(ctl)
+        report = ctl.report()
+        starts = list(ctl.signals["C"].cycle_starts)
+    assert len(report.violations) == 0 and ctl.problems == []
+    records = [json.loads(x) for x in stream.getvalue().splitlines()]
+    switch = next(r for r in records if r["event"] == "decision" and r["cycle_s"] == 110.0)
+    assert switch["neighbours_cycle_s"] == {"C": 110.0}
+    done = next(r for r in records if r["event"] == "in_force" and r["plan"] == switch["plan"])
+    assert done["transition_cycles"] <= 3
+    cycles = [(x, round(y - x, 6)) for x, y in itertools.pairwise(starts)]
+    # (the first cycles align C with its program from wherever SUMO started it)
+    assert {c for x, c in cycles if switch["time_s"] - 300 <= x <= switch["time_s"] - c} \
+        == {90.0}, cycles
+    after = [c for x, c in cycles if x >= switch["time_s"] + done["after_s"] - 1e-6]
+    assert after and set(after) == {110.0}, cycles
 
 
 def test_plan_programs_match_the_sumo_program_layout(schedule: tuple) -> None:

@@ -6,7 +6,9 @@ within ``cooldown_s`` of the last decision, except a fallback):
 * **area** — trigger: an active flow surge or tidal shift, and the corridor's Webster cycle
   from the measured volumes (the critical intersection's, rounded to ``cycle_step_s``, within
   the time-of-day range) differs from the cycle in force by at least ``cycle_step_s``.
-  Action: the new cycle, splits from the measured volumes, offsets re-solved.
+  Action: the new cycle, splits from the measured volumes, offsets re-solved; the harmonic
+  neighbours (signals outside the corridor at 0.5, 1 or 2 × its cycle, :class:`Neighbour`)
+  follow at their ratio of the new cycle (:func:`harmonic_program`, in the loop).
 * **corridor** — trigger: an active tidal shift, or flow surges on the main road at
   ``corridor_min_signals`` signals or more. Action: splits from the measured volumes at the
   cycle in force, offsets and band weights re-solved: MAXBAND weighted by the measured
@@ -42,7 +44,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from greenwave.corridor import Corridor, Intersection, PeriodDemand, _round_preserving_sum
-from greenwave.errors import GreenwaveError
+from greenwave.errors import GreenwaveError, InputError
 from greenwave.plan import TimingPlan, plan_from_offsets
 from greenwave.retiming.transition import SignalProgram
 from greenwave.splits import (
@@ -321,6 +323,71 @@ def place_greens(timed: Corridor, plan: TimingPlan, signals: Collection[str], k:
         _, _, d, best = min(ranked, key=lambda r: r[:3])
         starts[idx] = (base + d) % cycle
     return best
+
+
+HARMONIC_RATIOS = (0.5, 1.0, 2.0)
+
+
+@dataclass(frozen=True)
+class Neighbour:
+    """A signal outside the corridor whose cycle is harmonic to the corridor's: ``ratio``
+    (0.5, 1 or 2) × the corridor's cycle. ``program`` is its program while the corridor runs
+    ``corridor_cycle_s``; :func:`harmonic_program` gives it for any other corridor cycle."""
+
+    program: SignalProgram
+    ratio: float
+    corridor_cycle_s: float
+
+    def __post_init__(self) -> None:
+        if not any(math.isclose(self.ratio, r) for r in HARMONIC_RATIOS):
+            raise InputError(f"neighbour {self.program.tls_id}: ratio {self.ratio!r} is not "
+                             "harmonic; expected 0.5, 1 or 2", field="ratio", value=self.ratio)
+        own = self.ratio * self.corridor_cycle_s
+        if not math.isclose(self.program.cycle_s, own, abs_tol=1e-6):
+            raise InputError(f"neighbour {self.program.tls_id}: its program runs "
+                             f"{self.program.cycle_s:g} s, not {self.ratio:g} x the corridor "
+                             f"cycle {self.corridor_cycle_s:g} s", field="program",
+                             value=self.program.cycle_s)
+
+
+def harmonic_program(nb: Neighbour, corridor_cycle_s: float) -> SignalProgram:
+    """*nb*'s program when the corridor runs *corridor_cycle_s* [s]: cycle ``ratio`` × that,
+    the greens scaled in proportion, the yellow and all-red phases unchanged, the offset
+    scaled with the cycle (phase 0 stays at the same fraction of the cycle); whole seconds
+    stay whole seconds (greens by largest remainders, the offset rounded). Raises
+    GreenwaveError when a green would fall below its minimum.
+
+    >>> p = SignalProgram("N", 12.0, (30.0, 3.0, 2.0, 20.0, 3.0, 2.0),
+    ...                   (True, False, False, True, False, False), (10.0, 3, 2, 10.0, 3, 2))
+    >>> q = harmonic_program(Neighbour(p, 1.0, 60.0), 50.0)
+    >>> q.durations_s, q.offset_s
+    ((24.0, 3.0, 2.0, 16.0, 3.0, 2.0), 10.0)
+    """
+    p = nb.program
+    target = nb.ratio * corridor_cycle_s
+    fixed = sum(d for d, g in zip(p.durations_s, p.green, strict=True) if not g)
+    greens = [d for d, g in zip(p.durations_s, p.green, strict=True) if g]
+    room = target - fixed
+    if not greens or room <= 0:
+        raise GreenwaveError(f"neighbour {p.tls_id}: a cycle of {target:g} s leaves no green "
+                             f"after its {fixed:g} s of yellow and all-red")
+    scaled = [g * room / sum(greens) for g in greens]
+    whole = all(float(d).is_integer() for d in (*p.durations_s, p.offset_s)) and \
+        float(room).is_integer()
+    if whole:  # whole seconds stay whole: a signal stepped by 1 s can only reach those
+        scaled = [float(v) for v in _round_preserving_sum(scaled, round(room))]
+    it = iter(scaled)
+    durations = tuple(next(it) if g else float(d)
+                      for d, g in zip(p.durations_s, p.green, strict=True))
+    low = [k for k, (d, m) in enumerate(zip(durations, p.min_s, strict=True)) if d < m - 1e-6]
+    if low:
+        k = low[0]
+        raise GreenwaveError(f"neighbour {p.tls_id}: at {target:g} s (x{nb.ratio:g} the "
+                             f"corridor cycle {corridor_cycle_s:g} s) phase {k} gets "
+                             f"{durations[k]:g} s, below its minimum {p.min_s[k]:g} s")
+    offset = p.offset_s * target / p.cycle_s
+    return replace(p, offset_s=float(round(offset) % round(target)) if whole else
+                   offset % target, durations_s=durations)
 
 
 def with_intersection(timed: Corridor, new: Intersection) -> Corridor:

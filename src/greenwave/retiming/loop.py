@@ -12,6 +12,14 @@ Time-of-day plans (:class:`TodPlan`) are the base: the loop starts on the one in
 start and follows the schedule while it runs a time-of-day plan; after a retiming decision it
 keeps its own plan until a fallback returns it to the schedule. With ``adaptive=False`` the
 loop only follows the schedule (the static method).
+
+Harmonic neighbours (``neighbours``: signal id → :class:`~greenwave.retiming.decide.Neighbour`)
+are signals outside the corridor that run half, the same or double the corridor's cycle. Every
+plan the loop hands over carries their programs at ``ratio`` × the plan's cycle
+(:func:`~greenwave.retiming.decide.harmonic_program`), so an area-level cycle change (or a
+time-of-day switch to another cycle) moves them with the corridor, by the same safe
+transitions and safety check; a plan counts as in force once they run it too. A neighbour
+whose minimum greens do not fit the shortest cycle the loop may choose is refused at the start.
 """
 
 from __future__ import annotations
@@ -25,7 +33,7 @@ from dataclasses import dataclass, field, replace
 from typing import IO, Any, Protocol
 
 from greenwave.corridor import Corridor, PeriodDemand
-from greenwave.errors import GreenwaveError
+from greenwave.errors import GreenwaveError, InputError
 from greenwave.plan import TimingPlan
 from greenwave.retiming.alerts import (
     Alert,
@@ -40,8 +48,10 @@ from greenwave.retiming.decide import (
     Decider,
     Decision,
     DecisionRules,
+    Neighbour,
     design_flows,
     design_share_in,
+    harmonic_program,
     measured_volumes,
     place_greens,
     plan_programs,
@@ -224,6 +234,7 @@ class RetimingLoop:
         log: DecisionLog | None = None,
         debounce_s: float = 300.0,
         cycle_range_s: tuple[float, float] | None = None,
+        neighbours: Mapping[str, Neighbour] | None = None,
     ) -> None:
         if not schedule:
             raise GreenwaveError("the loop needs at least one time-of-day plan")
@@ -236,6 +247,8 @@ class RetimingLoop:
         self.log = log or DecisionLog()
         self.cycle_range_s = cycle_range_s or corridor.cycle_range_s or (
             min(p.plan.cycle_s for p in schedule), max(p.plan.cycle_s for p in schedule))
+        self.neighbours = dict(neighbours or {})
+        self._check_neighbours()
         tod = self.schedule[0]
         self.detector = AlertDetector(specs, design_flows(corridor, tod.demand),
                                       design_share_in(tod.demand), rules=alert_rules)
@@ -257,6 +270,34 @@ class RetimingLoop:
         self.fallback_signals: set[str] = set()
         self._tags = 0
         self.latency: list[dict[str, Any]] = []
+
+    def _check_neighbours(self) -> None:
+        """Every neighbour must fit every cycle the loop may choose (its greens scale with
+        the cycle, so the shortest one decides) and every time-of-day cycle."""
+        ids = set(self.corridor.ids)
+        cycles = {self.cycle_range_s[0], *(p.plan.cycle_s for p in self.schedule)}
+        for tls, nb in self.neighbours.items():
+            if tls in ids or tls != nb.program.tls_id:
+                raise InputError(f"neighbour {tls}: "
+                                 + ("a corridor signal cannot be its own neighbour"
+                                    if tls in ids else
+                                    f"its program is for signal {nb.program.tls_id}"),
+                                 field="neighbours", value=tls)
+            for c in sorted(cycles):
+                try:
+                    harmonic_program(nb, c)
+                except GreenwaveError as exc:
+                    raise InputError(f"{exc} (cycle range {self.cycle_range_s[0]:g}-"
+                                     f"{self.cycle_range_s[1]:g} s)", field="neighbours",
+                                     value=tls) from exc
+
+    def programs(self, plan: TimingPlan, timed: Corridor) -> dict[str, SignalProgram]:
+        """The target programs of *plan*: the corridor's signals and, at ``ratio`` × the
+        plan's cycle, the harmonic neighbours."""
+        out = plan_programs(plan, timed)
+        for tls, nb in self.neighbours.items():
+            out[tls] = harmonic_program(nb, plan.cycle_s)
+        return out
 
     # ----------------------------------------------------------------------------------------
 
@@ -496,12 +537,16 @@ class RetimingLoop:
 
     def _apply(self, controller: Controller, d: Decision, *, adopt: bool = True,
                log: bool = True) -> None:
-        programs = plan_programs(d.plan, d.timed)
+        try:
+            programs = self.programs(d.plan, d.timed)
+        except GreenwaveError as exc:  # a neighbour that does not fit (refused at the start)
+            self.log.write("unsafe_plan", d.time_s, level=d.level, problems=[str(exc)])
+            return
         problems = [p for prog in programs.values() for p in check_program(prog)]
         if problems:
             self.log.write("unsafe_plan", d.time_s, level=d.level, problems=problems[:10])
             return
-        if programs == plan_programs(self.plan, self.timed) and self.tod is not None and log:
+        if programs == self.programs(self.plan, self.timed) and self.tod is not None and log:
             self.log.write("no_change", d.time_s, level=d.level, reason=d.reason)
             self.last_decision_s = d.time_s
             self.unserved = []
@@ -522,7 +567,10 @@ class RetimingLoop:
                            solve_ms=None if math.isnan(d.solve_ms) else round(d.solve_ms, 1),
                            bands_s=[round(d.plan.bandwidth_out_s, 2),
                                     round(d.plan.bandwidth_in_s, 2)],
-                           offsets_s=[round(s.offset_s, 2) for s in d.plan.signals])
+                           offsets_s=[round(s.offset_s, 2) for s in d.plan.signals],
+                           **({"neighbours_cycle_s": {k: programs[k].cycle_s
+                                                      for k in sorted(self.neighbours)}}
+                              if self.neighbours else {}))
         if d.level not in ("time_of_day",):
             self.last_decision_s = d.time_s
             self.unserved = []
@@ -546,7 +594,8 @@ class RetimingLoop:
         p = self.pending
         if p is None or not in_force:
             return
-        states = [in_force.get(s.id) for s in self.plan.signals]
+        states = [in_force.get(s) for s in (*(s.id for s in self.plan.signals),
+                                            *self.neighbours)]
         if any(s is None or s.tag != p.tag for s in states):
             return
         done = max(s.since_s for s in states if s is not None)
