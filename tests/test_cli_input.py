@@ -412,3 +412,21 @@ def test_failed_staging_leaves_no_parent_folders(tmp_path: Path) -> None:
     with staged_dir(tmp_path / "ok" / "out") as d:
         (d / "f.txt").write_text("done")
     assert (tmp_path / "ok" / "out" / "f.txt").read_text() == "done"
+
+
+def test_help_states_each_default_once_as_it_is_typed(capsys: pytest.CaptureFixture[str]
+                                                      ) -> None:
+    import re
+
+    from greenwave.cli import build_parser
+
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["evaluate-net", "--help"])
+    text = " ".join(capsys.readouterr().out.split())  # argparse wraps lines
+    assert "(default: None)" not in text
+    assert "(default: 1,2,3)" in text  # --seeds, typed comma-separated
+    assert "(default: original,tlscoordinator)" in text  # --baselines
+    assert "(default: balanced)" in text  # --mode
+    # an option whose help says its default gets no second one
+    for option in re.split(r"\s(?=--[a-z])", text):
+        assert option.lower().count("default") <= 1, option

@@ -265,15 +265,30 @@ def _import(args: argparse.Namespace, net: str | Path) -> ImportedCorridor:
                            name=args.name)
 
 
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows an option's default unless its help already says it or there is none (None,
+    False, a flag)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        d = action.default
+        if "default" in text.lower() or d in (None, False, argparse.SUPPRESS) \
+                or action.nargs == 0:
+            return text
+        if isinstance(d, list | tuple):  # as the comma-separated options are typed
+            return f"{text} (default: {','.join(map(str, d))})"
+        return super()._get_help_string(action) or text
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="greenwave",
         description="Coordinate an arterial's signals into a green wave and prove it in SUMO.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=_HelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"greenwave {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    fmt = argparse.ArgumentDefaultsHelpFormatter
+    fmt = _HelpFormatter
 
     p = sub.add_parser("optimize", help="offsets maximizing the two-way band -> plan.json",
                        formatter_class=fmt)
