@@ -322,6 +322,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_route_options(p)
     p.add_argument("--out", help="corridor CSV to write (default: <name>.csv); the "
                    "<stem>.import.json sidecar is written next to it")
+    p.add_argument("--detectors", metavar="FILE",
+                   help="also write the corridor's detectors (a SUMO additional file): an "
+                   "induction loop near the upstream end and a queue detector before the stop "
+                   "line of every car lane of every approach of every signal")
 
     p = sub.add_parser("evaluate-net", help="import, coordinate and evaluate a corridor of a "
                        "SUMO network against its own programs and SUMO's tools",
@@ -869,10 +873,42 @@ def cmd_import_net(args: argparse.Namespace) -> int:
 
     imported = _import(args, args.net)
     out = Path(args.out) if args.out else Path(f"{imported.name}.csv")
+    detectors = None if args.detectors is None else _output_file(args.detectors,
+                                                                   "--detectors", other=out)
+    if detectors is not None:
+        from greenwave.sumo.detectors import detector_specs, queue_detectors, write_detectors
+
+        # placed before anything is written: a net they do not fit leaves no files behind
+        loops, queues = detector_specs(imported), queue_detectors(imported)
     csv_path, sidecar = write_corridor_spec(imported, out)
     print(explain(imported))
     print(f"\nwrote {csv_path} and {sidecar}")
+    if detectors is not None:
+        write_detectors(imported, detectors)
+        areas = sum(len(q) for q in queues.values())
+        approaches = len({s.approach for s in loops})
+        print(f"wrote {detectors}: {len(loops)} induction loops and {areas} queue detectors "
+              f"on {approaches} approaches")
     return 0
+
+
+def _output_file(path: str, option: str, *, other: Path) -> Path:
+    """Refuse an output file that cannot be written before any work (its folder must exist)."""
+    target = Path(path)
+    folder = target.absolute().parent
+    if not path.strip():
+        problem = "empty file name"
+    elif target.is_dir():
+        problem = "is a folder, expected a file name"
+    elif not folder.is_dir():
+        problem = f"the folder {folder} does not exist"
+    elif not os.access(folder, os.W_OK | os.X_OK):
+        problem = f"the folder {folder} is not writable"
+    elif target.resolve() == other.resolve():
+        problem = "is the corridor CSV"
+    else:
+        return target
+    raise InputError(f"cannot write {path!r}: {problem}", field=option, value=path)
 
 
 def cmd_evaluate_net(args: argparse.Namespace) -> int:
