@@ -488,6 +488,14 @@ def test_missing_file(tmp_path: Path) -> None:
         import_corridor(tmp_path / "missing.net.xml", route=["a"])
 
 
+def test_a_failed_spec_write_leaves_no_sidecar(arterial: Path, tmp_path: Path) -> None:
+    ic = import_corridor(arterial, route=MAIN_ROUTE)
+    (tmp_path / "arterial.csv").mkdir()  # the CSV cannot replace a folder
+    with pytest.raises(OSError):
+        write_corridor_spec(ic, tmp_path / "arterial.csv")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["arterial.csv"]
+
+
 def test_spec_name_must_be_csv(arterial: Path, tmp_path: Path) -> None:
     ic = import_corridor(arterial, route=MAIN_ROUTE)
     with pytest.raises(InputError, match=r"expected a \.csv file name"):

@@ -52,7 +52,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from greenwave._io import atomic_write_text
+from greenwave._io import atomic_open
 from greenwave.corridor import Corridor, Intersection, validate
 from greenwave.errors import InputError
 
@@ -331,8 +331,10 @@ def write_corridor_spec(imported: ImportedCorridor, path: str | Path) -> tuple[P
                                _num(i.green_in_s), _num(i.inbound_shift_s), speed)))
     sidecar = target.with_name(f"{target.stem}.import.json")
     facts = _facts(imported, sidecar.parent, target.name)
-    atomic_write_text(sidecar, json.dumps(facts, indent=2, ensure_ascii=False) + "\n")
-    atomic_write_text(target, "\n".join(lines) + "\n")
+    # both written before either is renamed into place: a failure leaves neither behind
+    with atomic_open(sidecar) as side, atomic_open(target) as csv:
+        side.write(json.dumps(facts, indent=2, ensure_ascii=False) + "\n")
+        csv.write("\n".join(lines) + "\n")
     return target, sidecar
 
 
