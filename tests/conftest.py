@@ -7,6 +7,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 GANJIANG = REPO / "networks" / "ganjiang" / "corridor.toml"
+INGOLSTADT = SHARED / "scenarios" / "ingolstadt7"
 
 
 @pytest.fixture
@@ -19,3 +20,12 @@ def shared_dir() -> Path:
 @pytest.fixture
 def ganjiang_path() -> Path:
     return GANJIANG
+
+
+@pytest.fixture
+def ingolstadt() -> Path:
+    """The ingolstadt7 net of ../shared/scenarios (the test skips when it is absent)."""
+    net = INGOLSTADT / "ingolstadt7.net.xml"
+    if not net.is_file():
+        pytest.skip("../shared/scenarios/ingolstadt7 is not present")
+    return net

@@ -27,7 +27,6 @@ pytestmark = pytest.mark.sumo
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 C02 = SHARED / "cases" / "c02-s-state"
-INGOLSTADT = SHARED / "scenarios" / "ingolstadt7"
 
 # --------------------------------------------------------------------------------------------
 # building small nets: plain XML written here, then netconvert
@@ -398,14 +397,6 @@ INGOLSTADT_B = [
     "32999434#0", "201089423#0", "201089423#2", "32124744", "32124743", "285716192#0",
     "285716192#0.83", "201963535", "104010354", "124812857#0", "201956819#0",
 ]
-
-
-@pytest.fixture
-def ingolstadt() -> Path:
-    net = INGOLSTADT / "ingolstadt7.net.xml"
-    if not net.is_file():
-        pytest.skip("../shared/scenarios/ingolstadt7 is not present")
-    return net
 
 
 def test_ingolstadt7_direction_a(ingolstadt: Path, tmp_path: Path) -> None:

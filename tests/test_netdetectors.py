@@ -24,7 +24,7 @@ from greenwave.sumo.detectors import (
 from greenwave.sumo.importnet import import_corridor
 from greenwave.sumo.retime import sumo_args
 from greenwave.sumo.simulate import connect
-from test_importnet import INGOLSTADT, MAIN_ROUTE, build_arterial
+from test_importnet import MAIN_ROUTE, build_arterial
 from test_writeback import run
 
 pytestmark = pytest.mark.sumo
@@ -181,10 +181,7 @@ def _approach_lanes(net_file: Path, tls_id: str) -> set[str]:
             for ln in edges[e].iter("lane") if _allows_cars(ln)}
 
 
-def test_ingolstadt7_detectors_load_and_count(tmp_path: Path) -> None:
-    ingolstadt = INGOLSTADT / "ingolstadt7.net.xml"
-    if not ingolstadt.is_file():
-        pytest.skip("../shared/scenarios/ingolstadt7 is not present")
+def test_ingolstadt7_detectors_load_and_count(ingolstadt: Path, tmp_path: Path) -> None:
     ic = import_corridor(ingolstadt, from_edge="124812856#1", to_edge="51857517#1")
     det = write_detectors(ic, tmp_path / "i7.add.xml")
     found = _detectors(det)
@@ -198,7 +195,7 @@ def test_ingolstadt7_detectors_load_and_count(tmp_path: Path) -> None:
     assert {(s.signal, s.leg, s.lane.rsplit("_", 1)[0]) for s in specs if s.leg == "out"} == {
         (s.id, "out", s.outbound.from_edge) for s in ic.signals}
     begin, end = 57600.0, 57900.0
-    args = sumo_args(ingolstadt, [INGOLSTADT / "ingolstadt7.rou.xml"], [det], begin_s=begin,
+    args = sumo_args(ingolstadt, [ingolstadt.parent / "ingolstadt7.rou.xml"], [det], begin_s=begin,
                      end_s=end, seed=1)
     log = tmp_path / "sumo.log"
     with connect(args, log) as (conn, _):

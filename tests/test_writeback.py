@@ -42,7 +42,6 @@ from test_importnet import MAIN_ROUTE, build_arterial
 pytestmark = pytest.mark.sumo
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
-INGOLSTADT = SHARED / "scenarios" / "ingolstadt7"
 INGOLSTADT_TLS = ["cluster_1757124350_1757124352", "gneJ143", "gneJ207", "cluster_306484187_",
                   "32564122", "gneJ260", "gneJ210"]
 
@@ -302,14 +301,6 @@ def test_import_net_writes_spec_and_explains(arterial: Path, tmp_path: Path) -> 
     assert r.returncode == 0, r.stderr
     assert "out green" in r.stdout and "joined signal" in r.stdout
     assert (tmp_path / "art.csv").is_file() and (tmp_path / "art.import.json").is_file()
-
-
-@pytest.fixture
-def ingolstadt() -> Path:
-    net = INGOLSTADT / "ingolstadt7.net.xml"
-    if not net.is_file():
-        pytest.skip("../shared/scenarios/ingolstadt7 is not present")
-    return net
 
 
 def test_ingolstadt7_import_net_and_common_cycle(ingolstadt: Path, tmp_path: Path) -> None:
