@@ -234,9 +234,14 @@ def test_import_net_writes_the_detectors(arterial: Path, tmp_path: Path) -> None
     ("nodir/d.add.xml", "does not exist"),
     (".", "is a folder"),
     ("c.csv", "is the corridor CSV"),
+    ("c.import.json", "is its sidecar"),
+    ("NET", "is the network read"),  # the input net itself
+    *([("/proc/d.add.xml", "takes no file")] if Path("/proc/self").is_dir() else []),
 ])
 def test_import_net_bad_detector_file_exit_2(arterial: Path, tmp_path: Path, target: str,
                                              needle: str) -> None:
+    net_before = arterial.read_bytes()
+    target = str(arterial) if target == "NET" else target
     r = run("import-net", str(arterial), "--route", *MAIN_ROUTE, "--out", "c.csv",
             "--detectors", target, cwd=tmp_path)
     assert r.returncode == 2, r.stderr
@@ -244,3 +249,4 @@ def test_import_net_bad_detector_file_exit_2(arterial: Path, tmp_path: Path, tar
     assert len(lines) == 1 and "--detectors" in lines[0] and repr(target) in lines[0]
     assert needle in lines[0]
     assert sorted(p.name for p in tmp_path.iterdir()) == []  # nothing written, no folder made
+    assert arterial.read_bytes() == net_before

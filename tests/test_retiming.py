@@ -181,6 +181,16 @@ def test_harmonic_neighbours_scale_their_greens_with_the_corridor_cycle() -> Non
         Neighbour(same.program, 3.0, 30.0)
     with pytest.raises(InputError, match=r"runs 90 s, not 0\.5 x"):
         Neighbour(same.program, 0.5, 90.0)
+    with pytest.raises(InputError, match="ratio '1' is not harmonic"):
+        Neighbour(same.program, "1", 90.0)  # type: ignore[arg-type]
+    with pytest.raises(InputError, match="6 durations, 6 flags, 5 minimums"):
+        Neighbour(replace(same.program, min_s=(10, 3, 2, 10, 3)), 1.0, 90.0)
+    with pytest.raises(InputError, match="phase 0: 45 s below its minimum 50 s"):
+        Neighbour(replace(same.program, min_s=(50, 3, 2, 10, 3, 2)), 1.0, 90.0)
+    with pytest.raises(InputError, match="must be a SignalProgram"):
+        Neighbour("N", 1.0, 90.0)  # type: ignore[arg-type]
+    with pytest.raises(InputError, match="corridor cycle nan"):
+        harmonic_program(same, math.nan)
 
 
 @settings(max_examples=60, deadline=None)
@@ -215,6 +225,11 @@ def test_a_neighbour_that_cannot_follow_the_cycle_range_is_refused(schedule: tup
     with pytest.raises(InputError, match="neighbour N: at 40 s"):
         RetimingLoop(small_corridor(), schedule, small_specs(), cycle_range_s=(80.0, 110.0),
                      neighbours={"N": tight})
+    with pytest.raises(InputError, match="expected a Neighbour"):
+        RetimingLoop(small_corridor(), schedule, small_specs(),
+                     neighbours={"N": tight.program})  # type: ignore[dict-item]
+    with pytest.raises(InputError, match="expected 0 < minimum <= maximum"):
+        RetimingLoop(small_corridor(), schedule, small_specs(), cycle_range_s=(110.0, 80.0))
     with pytest.raises(InputError, match="cannot be its own neighbour"):
         RetimingLoop(small_corridor(), schedule, small_specs(),
                      neighbours={"A": replace(tight, program=replace(tight.program,
@@ -276,19 +291,26 @@ def test_feed_rejects_bad_lines_one_by_one() -> None:
         "",
         '{"id": "a9", "time_s": 140, "kind": "spillback", "target": "A/in"}',
         '{"id": "a9", "time_s": 150, "kind": "spillback", "target": "A/in"}',  # id reused
+        '{"id": "R00002", "time_s": 150, "kind": "spillback", "target": "A/in"}',  # reserved
+        '{"id": "a13", "time_s": 150, "kind": "flow_surge", "target": "A/in"}',  # no flow
+        '{"id": "a14", "time_s": 150, "kind": "spillback", "target": "A/in", '
+        '"flow_vph": 500}',  # a field of another kind
+        '{"id": "a15", "time_s": 150, "kind": "flow_surge", "target": "A/in", '
+        '"state": "cleared"}',  # clearing needs no flow
     ]
     parsed = [feed.parse(x) for x in lines]
     rejected = [p for p in parsed if isinstance(p, Rejection)]
     accepted = [p.id for p in parsed if p is not None and not isinstance(p, Rejection)]
-    assert accepted == ["a1", "a9"]
+    assert accepted == ["a1", "a9", "a15"]
     reasons = [r.reason for r in rejected]
-    assert len(reasons) == 12
+    assert len(reasons) == 15
     wants = ("bad JSON", "unknown signal", "unknown detector", "out of order", "absurd",
              "absurd", "unknown kind", "unknown leg", "share_in", "time_s must be",
-             "expected a JSON object", "used before")
+             "expected a JSON object", "used before", "reserved", "needs flow_vph",
+             "flow_vph does not apply to spillback")
     for want, reason in zip(wants, reasons, strict=True):  # one reason per line, in order
         assert want in reason, (want, reasons)
-    assert [r.line for r in rejected] == [2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 15]
+    assert [r.line for r in rejected] == [2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 15, 16, 17, 18]
 
 
 def test_a_crash_ends_the_loop_with_the_log_kept(schedule: tuple) -> None:
@@ -372,7 +394,11 @@ def feed_lines() -> st.SearchStrategy[list[str]]:
     def text(x: tuple) -> str:
         kind, target, dt, flow, share, cleared = x
         d = {"id": f"f{dt}-{kind}-{target}", "time_s": 21600 + dt, "kind": kind,
-             "target": target, "flow_vph": flow, "share_in": share}
+             "target": target}
+        if kind in ("flow_surge", "bogus"):
+            d["flow_vph"] = flow
+        if kind in ("tidal_shift", "bogus") or dt % 7 == 0:  # now and then where it is wrong
+            d["share_in"] = share
         if cleared:
             d["state"] = "cleared"
         return json.dumps(d)
@@ -651,20 +677,39 @@ def test_cli_retime_runs_logs_and_rejects_bad_alerts(tmp_path: Path,
     spec = tmp_path / "tiny.toml"
     spec.write_text(SMALL_TOML)
     alerts = tmp_path / "alerts.jsonl"
-    alerts.write_text('{"id": "a", "time_s": 21700, "kind": "spillback", "target": "B/west"}\n'
-                      '{"id": "b", "time_s": 21650, "kind": "spillback", "target": "B/west"}\n'
-                      "[1, 2]\n")
+    alerts.write_bytes(
+        b'{"id": "a", "time_s": 21700, "kind": "spillback", "target": "B/west"}\n'
+        b'{"id": "b", "time_s": 21650, "kind": "spillback", "target": "B/west"}\n'
+        b"[1, 2]\n"
+        b'{"id": "c", "time_s": 21710, "kind": "spillback", "target": "B/w\xffst"}\n')
+    (tmp_path / "out" / "sumo").mkdir(parents=True)
+    (tmp_path / "out" / "sumo" / "static.tripinfo.xml").write_text("an earlier run's")
     assert main(["retime", str(spec), "--until", "06:12", "--alerts", str(alerts),
                  "--out", "out"]) == 0
     records = [json.loads(x) for x in (tmp_path / "out" / "retime_log.jsonl").read_text()
                .splitlines()]
     assert records[0]["event"] == "start" and records[-1]["event"] == "end"
     assert records[-1]["time_s"] == 6 * 3600 + 720
-    assert [r["line"] for r in records if r["event"] == "rejected"] == [2, 3]
+    # the line with a byte that is not UTF-8 is rejected on its own, the run goes on
+    assert [r["line"] for r in records if r["event"] == "rejected"] == [2, 3, 4]
     assert (tmp_path / "out" / "metrics.csv").is_file()
+    assert (tmp_path / "out" / "latency.csv").read_text().startswith("plan,level,alerts,")
+    # this run's SUMO files replace the folder: nothing of the earlier run mixes in
+    assert sorted(p.name for p in (tmp_path / "out" / "sumo").iterdir()) == [
+        "retiming.stats.xml", "retiming.sumo.log", "retiming.tripinfo.xml"]
     assert "safety violations 0" in capsys.readouterr().out
-    assert main(["retime", str(spec), "--until", "05:00"]) == 2
-    assert main(["retime", str(spec), "--alerts", "missing.jsonl"]) == 2
+    before = sorted(p.name for p in tmp_path.iterdir())
+    (tmp_path / "a_file").write_text("")
+    for bad in (["--until", "05:00"], ["--until", "09:00"], ["--alerts", "missing.jsonl"],
+                ["--alerts", str(tmp_path)], ["--out", "a_file"], ["--seed", "-1"]):
+        assert main(["retime", str(spec), *bad, "--out", "fresh"] if "--out" not in bad
+                    else ["retime", str(spec), *bad]) == 2, bad
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith("greenwave: error:"), (bad, err)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*before, "a_file"])
+    monkeypatch.setenv("DISPLAY", "")
+    assert main(["retime", str(spec), "--gui", "--out", "fresh"]) == 2
+    assert "DISPLAY is not set" in capsys.readouterr().err
 
 
 @pytest.mark.sumo

@@ -15,6 +15,12 @@ def clock(seconds: float) -> str:
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
 
 
+def day_clock(t: float) -> str:
+    """``HH:MM`` for a simulation time in seconds of the day."""
+    minutes = round(t / 60.0)
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"
+
+
 class ProgressBar:
     """Counts finished items and shows ``[####....] 3/8 cells  elapsed 0:41  ETA 1:08``.
 

@@ -12,7 +12,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from types import FrameType
@@ -749,16 +749,27 @@ def _check_end(end_s: float | None, corridor: Corridor, period: str) -> None:
 
 
 def cmd_retime(args: argparse.Namespace) -> int:
+    from greenwave._io import staged_dir
+    from greenwave._progress import day_clock
     from greenwave.sumo.dayseg import build_day_segment, day_segment, ganjiang_day_segment
 
+    _check_out(args.out)
     corridor = _scenario_corridor(args.scenario)
     if not 0 <= args.seed <= 2147483647:
-        raise InputError(f"seed must lie in 0..2147483647, found {args.seed}", field="seed")
+        raise InputError(f"seed must lie in 0..2147483647, found {args.seed}", field="--seed")
     seg = (ganjiang_day_segment(corridor, hours=args.hours) if corridor.name == "ganjiang"
            else day_segment(corridor, hours=args.hours))
-    if args.until is not None and not seg.begin_s < args.until:
-        raise InputError(f"--until {args.until:g} s is not after the segment's begin "
-                         f"{seg.begin_s:g} s (06:00)", field="until", value=args.until)
+    end = seg.end_s + seg.drain_s
+    if args.until is not None and not seg.begin_s < args.until <= end:
+        where = (f"is not after the segment's begin {seg.begin_s:g} s ({day_clock(seg.begin_s)})"
+                 if args.until <= seg.begin_s else
+                 f"is after the segment's end {end:g} s ({day_clock(end)}: its demand, then "
+                 f"{seg.drain_s / 60:g} min for the trips to finish)")
+        raise InputError(f"--until {args.until:g} s {where}", field="--until",
+                         value=args.until)
+    if args.gui and sys.platform.startswith("linux") and not os.environ.get("DISPLAY"):
+        raise InputError("sumo-gui needs a display and DISPLAY is not set (run under "
+                         "xvfb-run, or leave --gui out)", field="--gui")
     from greenwave.retiming.loop import LiveFeed
 
     feed: Any = None
@@ -766,42 +777,57 @@ def cmd_retime(args: argparse.Namespace) -> int:
         feed = LiveFeed(sys.stdin)
     elif args.alerts is not None:
         path = Path(args.alerts)
+        if path.is_dir():
+            raise InputError("is a folder, not an alert file", file=str(path),
+                             field="--alerts")
         if not path.is_file():
-            raise InputError(f"no alert file {path}", file=str(path))
-        feed = path.open(encoding="utf-8")
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+            raise InputError("no such alert file", file=str(path), field="--alerts")
+        # a line with bytes that are not UTF-8 is read with U+FFFD in their place and then
+        # rejected on its own like any other bad line (unknown target, bad JSON, ...)
+        feed = path.open(encoding="utf-8", errors="replace")
     say = workflow.stderr_progress
     say(f"retime: building the {seg.name} segment of {corridor.name} (detectors, demand, "
         "time-of-day plans)")
     built = build_day_segment(seg, _net_dir(f"{corridor.name}_{seg.name}"))
-    log_path = out / "retime_log.jsonl"
-    say(f"retime: running {args.method} (seed {args.seed}) in SUMO; log {log_path}")
+    from greenwave.metrics import write_metrics_csv
     from greenwave.sumo.dayseg import run_day_segment
 
-    with open(log_path, "w", encoding="utf-8") as log:
-        try:
-            run = run_day_segment(built, args.method, seed=args.seed, out_dir=out / "sumo",
-                                  feed=feed, log_stream=log, until_s=args.until, gui=args.gui)
-        finally:
-            if feed is not None and not isinstance(feed, LiveFeed):
-                feed.close()
-    from greenwave.metrics import write_metrics_csv
-
-    write_metrics_csv(run.metrics, out / "metrics.csv")
-    pd.DataFrame(run.loop.latency).to_csv(out / "latency.csv", index=False)
-    run.safety.to_frame().to_csv(out / "safety_violations.csv", index=False)
+    out = Path(args.out)
+    say(f"retime: running {args.method} (seed {args.seed}) in SUMO; the log, "
+        f"{out / 'retime_log.jsonl'}, and the other outputs appear when the run ends")
+    with staged_dir(out) as tmp:
+        with open(tmp / "retime_log.jsonl", "w", encoding="utf-8") as log:
+            try:
+                run = run_day_segment(built, args.method, seed=args.seed, out_dir=tmp / "sumo",
+                                      feed=feed, log_stream=log, until_s=args.until,
+                                      gui=args.gui)
+            finally:
+                if feed is not None and not isinstance(feed, LiveFeed):
+                    feed.close()
+        write_metrics_csv(run.metrics, tmp / "metrics.csv")
+        pd.DataFrame(run.loop.latency, columns=list(LATENCY_COLUMNS)).to_csv(
+            tmp / "latency.csv", index=False)
+        run.safety.to_frame().to_csv(tmp / "safety_violations.csv", index=False)
     decisions = [r for r in run.loop.log.records if r["event"] == "decision"]
     rejected = [r for r in run.loop.log.records if r["event"] == "rejected"]
     print(f"{args.method}: {len(decisions)} decisions, {len(rejected)} alerts rejected, "
           f"safety violations {len(run.safety.violations)}, wall {run.wall_s:.0f} s")
-    if len(run.metrics):
+    if len(run.metrics) and run.metrics["trips"].sum() > 0:
         print(run.metrics[["direction", "trips", "travel_time_s", "delay_s",
                            "total_delay_s"]].to_string(index=False))
+    else:
+        say("retime: no through trip finished in the run (metrics.csv has no figures); "
+            "a later --until lets them finish")
     if run.loop.crashed:
-        say(f"retime: the simulation ended early: {run.loop.crashed} (log kept: {log_path})")
+        say(f"retime: the simulation ended early: {run.loop.crashed} (log kept: "
+            f"{out / 'retime_log.jsonl'})")
         return 1
     return 0
+
+
+#: latency.csv of ``greenwave retime``: one row per plan put in force.
+LATENCY_COLUMNS = ("plan", "level", "alerts", "decision_s", "resolve_wall_ms",
+                   "in_force_after_s", "transition_cycles")
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -873,18 +899,28 @@ def cmd_import_net(args: argparse.Namespace) -> int:
 
     imported = _import(args, args.net)
     out = Path(args.out) if args.out else Path(f"{imported.name}.csv")
-    detectors = None if args.detectors is None else _output_file(args.detectors,
-                                                                   "--detectors", other=out)
+    detectors = None if args.detectors is None else _output_file(
+        args.detectors, "--detectors", taken={
+            out: "the corridor CSV", out.with_name(f"{out.stem}.import.json"): "its sidecar",
+            Path(args.net): "the network read"})
     if detectors is not None:
         from greenwave.sumo.detectors import detector_specs, queue_detectors, write_detectors
 
         # placed before anything is written: a net they do not fit leaves no files behind
         loops, queues = detector_specs(imported), queue_detectors(imported)
+    existed = {p for p in (out, out.with_name(f"{out.stem}.import.json")) if p.exists()}
     csv_path, sidecar = write_corridor_spec(imported, out)
+    if detectors is not None:
+        try:
+            write_detectors(imported, detectors)
+        except OSError as exc:  # the spec goes too: all outputs or none
+            for p in {csv_path, sidecar} - existed:
+                p.unlink(missing_ok=True)
+            raise InputError(f"cannot write {args.detectors!r}: {exc.strerror or exc}",
+                             field="--detectors", value=args.detectors) from exc
     print(explain(imported))
     print(f"\nwrote {csv_path} and {sidecar}")
     if detectors is not None:
-        write_detectors(imported, detectors)
         areas = sum(len(q) for q in queues.values())
         approaches = len({s.approach for s in loops})
         print(f"wrote {detectors}: {len(loops)} induction loops and {areas} queue detectors "
@@ -892,21 +928,31 @@ def cmd_import_net(args: argparse.Namespace) -> int:
     return 0
 
 
-def _output_file(path: str, option: str, *, other: Path) -> Path:
-    """Refuse an output file that cannot be written before any work (its folder must exist)."""
+def _output_file(path: str, option: str, *, taken: Mapping[Path, str]) -> Path:
+    """Refuse an output file that cannot be written before any work: its folder must exist
+    and take a file (tried, not only asked: root passes every permission check), and it must
+    be none of the *taken* paths (other outputs, inputs: path -> what it is)."""
+    import tempfile
+
     target = Path(path)
     folder = target.absolute().parent
+    clash = [what for p, what in taken.items() if target.resolve() == p.resolve()]
+    problem = ""
     if not path.strip():
         problem = "empty file name"
     elif target.is_dir():
         problem = "is a folder, expected a file name"
     elif not folder.is_dir():
         problem = f"the folder {folder} does not exist"
-    elif not os.access(folder, os.W_OK | os.X_OK):
-        problem = f"the folder {folder} is not writable"
-    elif target.resolve() == other.resolve():
-        problem = "is the corridor CSV"
+    elif clash:
+        problem = f"is {clash[0]}"
     else:
+        try:
+            with tempfile.TemporaryFile(dir=folder):
+                pass
+        except OSError as exc:
+            problem = f"the folder {folder} takes no file ({exc.strerror or exc})"
+    if not problem:
         return target
     raise InputError(f"cannot write {path!r}: {problem}", field=option, value=path)
 

@@ -38,6 +38,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from greenwave._progress import day_clock
 from greenwave.errors import GreenwaveError, InputError
 from greenwave.plan import TimingPlan
 from greenwave.sumo.importnet import ImportedCorridor, ThroughMovement
@@ -63,7 +64,7 @@ class NetDemand:
     @property
     def period(self) -> str:
         """The period as clock times, e.g. ``16:00-17:00``."""
-        return f"{_clock(self.begin_s)}-{_clock(self.end_s)}"
+        return f"{day_clock(self.begin_s)}-{day_clock(self.end_s)}"
 
 
 @dataclass(frozen=True)
@@ -84,9 +85,6 @@ class NetEvaluation:
     failures: dict[str, str] = field(default_factory=dict)
 
 
-def _clock(t: float) -> str:
-    minutes = round(t / 60.0)
-    return f"{minutes // 60:02d}:{minutes % 60:02d}"
 
 
 def read_sumocfg(path: str | Path) -> NetDemand:

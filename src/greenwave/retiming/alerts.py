@@ -51,6 +51,7 @@ from __future__ import annotations
 import enum
 import json
 import math
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -343,6 +344,8 @@ class AlertFeed:
             raise _Bad(f"id must be a non-empty string, found {ident!r}")
         if ident in self._ids:
             raise _Bad(f"id {ident!r} was used before")
+        if _RULE_ID.fullmatch(ident):
+            raise _Bad(f"id {ident!r} is reserved: R + digits name the loop's own alerts")
         t = data.get("time_s")
         if isinstance(t, bool) or not isinstance(t, int | float) or not math.isfinite(t):
             raise _Bad(f"time_s must be a finite number, found {t!r}")
@@ -381,11 +384,17 @@ class AlertFeed:
             if kind is AlertKind.FLOW_SURGE and state == "raised":
                 flow = data.get("flow_vph")
                 most = self.max_lane_vph * self.lanes.get(str(target), 1)
+                if flow is None:
+                    raise _Bad(f"a raised flow_surge needs flow_vph (0 to {most:g} veh/h for "
+                               f"{target})")
                 if isinstance(flow, bool) or not isinstance(flow, int | float) \
                         or not math.isfinite(flow) or not 0 <= flow <= most:
                     raise _Bad(f"flow_vph {flow!r} is absurd for {target} (expected 0 to "
-                               f"{most:g} veh/h)")
+                               f"{most:g} veh/h: {self.max_lane_vph:g} per lane)")
                 value = float(flow)
+        misplaced = [f for f, kinds in _FIELD_KINDS.items() if f in data and kind not in kinds]
+        if misplaced:
+            raise _Bad(f"{', '.join(misplaced)} does not apply to {kind.value}")
         note = data.get("note", "")
         return Alert(ident, float(t), kind, str(target), state == "raised", value,
                      source="feed", detail=str(note)[:200])
@@ -393,6 +402,10 @@ class AlertFeed:
 
 class _Bad(Exception):
     pass
+
+
+_RULE_ID = re.compile(r"R\d+")
+_FIELD_KINDS = {"flow_vph": (AlertKind.FLOW_SURGE,), "share_in": (AlertKind.TIDAL_SHIFT,)}
 
 
 # --------------------------------------------------------------------------------------------

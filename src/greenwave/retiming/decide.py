@@ -46,7 +46,7 @@ from dataclasses import dataclass, field, replace
 from greenwave.corridor import Corridor, Intersection, PeriodDemand, _round_preserving_sum
 from greenwave.errors import GreenwaveError, InputError
 from greenwave.plan import TimingPlan, plan_from_offsets
-from greenwave.retiming.transition import SignalProgram
+from greenwave.retiming.transition import SignalProgram, check_program
 from greenwave.splits import (
     _with_greens,
     demand_splits,
@@ -339,9 +339,24 @@ class Neighbour:
     corridor_cycle_s: float
 
     def __post_init__(self) -> None:
-        if not any(math.isclose(self.ratio, r) for r in HARMONIC_RATIOS):
-            raise InputError(f"neighbour {self.program.tls_id}: ratio {self.ratio!r} is not "
-                             "harmonic; expected 0.5, 1 or 2", field="ratio", value=self.ratio)
+        if not isinstance(self.program, SignalProgram):
+            raise InputError(f"a neighbour's program must be a SignalProgram "
+                             f"(greenwave.retiming.transition), found "
+                             f"{type(self.program).__name__}", field="program")
+        name = self.program.tls_id
+        problems = check_program(self.program)
+        if problems:
+            raise InputError(f"neighbour {name}: {problems[0]}", field="program")
+        ratio = self.ratio
+        if isinstance(ratio, bool) or not isinstance(ratio, int | float) or \
+                not any(math.isclose(ratio, r) for r in HARMONIC_RATIOS):
+            raise InputError(f"neighbour {name}: ratio {ratio!r} is not harmonic; expected "
+                             "0.5, 1 or 2", field="ratio", value=ratio)
+        c = self.corridor_cycle_s
+        if isinstance(c, bool) or not isinstance(c, int | float) or not (math.isfinite(c)
+                                                                         and c > 0):
+            raise InputError(f"neighbour {name}: corridor_cycle_s must be a positive number "
+                             f"of seconds, found {c!r}", field="corridor_cycle_s", value=c)
         own = self.ratio * self.corridor_cycle_s
         if not math.isclose(self.program.cycle_s, own, abs_tol=1e-6):
             raise InputError(f"neighbour {self.program.tls_id}: its program runs "
@@ -364,6 +379,9 @@ def harmonic_program(nb: Neighbour, corridor_cycle_s: float) -> SignalProgram:
     ((24.0, 3.0, 2.0, 16.0, 3.0, 2.0), 10.0)
     """
     p = nb.program
+    if not (math.isfinite(corridor_cycle_s) and corridor_cycle_s > 0):
+        raise InputError(f"neighbour {p.tls_id}: corridor cycle {corridor_cycle_s!r} is not a "
+                         "positive number of seconds", field="cycle_s", value=corridor_cycle_s)
     target = nb.ratio * corridor_cycle_s
     fixed = sum(d for d, g in zip(p.durations_s, p.green, strict=True) if not g)
     greens = [d for d, g in zip(p.durations_s, p.green, strict=True) if g]

@@ -247,6 +247,10 @@ class RetimingLoop:
         self.log = log or DecisionLog()
         self.cycle_range_s = cycle_range_s or corridor.cycle_range_s or (
             min(p.plan.cycle_s for p in schedule), max(p.plan.cycle_s for p in schedule))
+        lo, hi = self.cycle_range_s
+        if not (math.isfinite(lo) and math.isfinite(hi) and 0 < lo <= hi):
+            raise InputError(f"cycle range {lo!r}-{hi!r} s: expected 0 < minimum <= maximum",
+                             field="cycle_range_s", value=self.cycle_range_s)
         self.neighbours = dict(neighbours or {})
         self._check_neighbours()
         tod = self.schedule[0]
@@ -277,6 +281,10 @@ class RetimingLoop:
         ids = set(self.corridor.ids)
         cycles = {self.cycle_range_s[0], *(p.plan.cycle_s for p in self.schedule)}
         for tls, nb in self.neighbours.items():
+            if not isinstance(nb, Neighbour):
+                raise InputError(f"neighbour {tls}: expected a Neighbour (program, ratio, "
+                                 f"corridor_cycle_s), found {type(nb).__name__}",
+                                 field="neighbours", value=tls)
             if tls in ids or tls != nb.program.tls_id:
                 raise InputError(f"neighbour {tls}: "
                                  + ("a corridor signal cannot be its own neighbour"
@@ -350,9 +358,9 @@ class RetimingLoop:
         if not self.adaptive:
             return
         for a in self.detector.evaluate(m):
-            self._admit(a)
+            self._admit(a, t)
         for a in self._due_feed(t):
-            self._admit(a)
+            self._admit(a, t)
         started = time.perf_counter()
         decision = self._decide(t)
         if decision is not None:
@@ -394,11 +402,14 @@ class RetimingLoop:
             self._feed_next = None
         return out
 
-    def _admit(self, a: Alert) -> None:
+    def _admit(self, a: Alert, t: float) -> None:
+        """Take in an alert at the end of the interval *t*; the log's time is *t* (records stay
+        in time order), a feed alert's own time goes with it as ``feed_time_s``."""
+        extra = {"feed_time_s": a.time_s} if a.source == "feed" and a.time_s != t else {}
         if not self.debouncer.admit(a):
-            self.log.write("debounced", a.time_s, **a.to_dict())
+            self.log.write("debounced", t, **a.to_dict(), **extra)
             return
-        self.log.write("alert", a.time_s, **a.to_dict())
+        self.log.write("alert", t, **a.to_dict(), **extra)
         if a.source == "feed":
             self._external(a)
         if a.raised:

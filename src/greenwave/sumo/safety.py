@@ -504,9 +504,7 @@ def observe(
 def _sumo_errors() -> tuple[type[BaseException], ...]:
     errors: list[type[BaseException]] = []
     with contextlib.suppress(ImportError):
-        import libsumo
-
-        errors.append(libsumo.TraCIException)
+        errors.append(simulate.import_libsumo().TraCIException)
     import traci
 
     return (*errors, traci.TraCIException, traci.FatalTraCIError)

@@ -337,10 +337,21 @@ def _check_net_file(path: Path) -> None:
 # backends
 
 
+def import_libsumo() -> Any:
+    """The libsumo module (ImportError when it is not installed), imported without the notice
+    libsumo prints on stdout when the installed pyarrow differs from the Arrow it was built
+    against: greenwave passes no Arrow data through libsumo, and stdout carries the
+    commands' results."""
+    import io
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        return importlib.import_module("libsumo")
+
+
 def _run_sumo(args: list[str], end_s: float, log_file: Path, *, label: str) -> str:
     """Run SUMO with *args* until *end_s*; return the backend's name."""
     try:
-        import libsumo
+        libsumo = import_libsumo()
     except ImportError:
         _run_traci(args, end_s, log_file, label=label)
         return "traci"
@@ -413,7 +424,7 @@ def connect(args: list[str], log: Path, *, gui: bool = False,
     lib: Any = None
     if not gui:
         with contextlib.suppress(ImportError):
-            lib = importlib.import_module("libsumo")
+            lib = import_libsumo()
     if lib is not None and _LIBSUMO_LOCK.acquire(blocking=False):
         try:
             if not lib.simulation.isLoaded():
