@@ -264,6 +264,13 @@ def test_surge_has_hysteresis_and_failures_are_detected() -> None:
         seen += det.evaluate(meas(60.0 * k, {**surge, "d0": 5.0 + k % 2, "d1": 4.0 + k % 3}))
     raised = [a for a in seen if a.kind is AlertKind.FLOW_SURGE and a.target == "A/west"]
     assert len(raised) == 1 and raised[0].raised
+    # the raise needs > 1.25 x 300 = 375 and > 300 + 100 = 400 veh/h: 400 is what it crossed
+    assert raised[0].threshold == pytest.approx(400.0)
+    for k in range(16, 30):
+        seen += det.evaluate(meas(60.0 * k, {**base, "d0": 5.0 + k % 2, "d1": 4.0 + k % 3}))
+    west = [a for a in seen if a.kind is AlertKind.FLOW_SURGE and a.target == "A/west"]
+    assert [a.raised for a in west] == [True, False]
+    assert west[1].threshold == pytest.approx(330.0)  # cleared below 1.10 x 300
     # d2 repeats (10, 5.0) for 4 intervals: stuck
     stuck = [a for a in seen if a.kind is AlertKind.DETECTOR_FAILURE and a.target == "d2"]
     assert stuck and "stuck" in stuck[0].detail

@@ -168,15 +168,16 @@ class AlertDetector:
         return f"R{self._count:05d}"
 
     def _latch(self, t: float, kind: AlertKind, target: str, on: bool, off: bool,
-               value: float, threshold: float, detail: str) -> Alert | None:
+               value: float, thresholds: tuple[float, float], detail: str) -> Alert | None:
+        """*thresholds*: (raise, clear); the alert carries the one its change crossed."""
         latch = self._latches.setdefault((kind, target), _Latch())
         arguing = off if latch.active else on
         latch.streak = latch.streak + 1 if arguing else 0
         if latch.streak < self.rules.persist:
             return None
         latch.active, latch.streak = not latch.active, 0
-        return Alert(self._next_id(), t, kind, target, latch.active, value, threshold,
-                     "rule", detail)
+        return Alert(self._next_id(), t, kind, target, latch.active, value,
+                     thresholds[0] if latch.active else thresholds[1], "rule", detail)
 
     def active(self, kind: AlertKind) -> list[str]:
         return sorted(t for (k, t), latch in self._latches.items() if k == kind and latch.active)
@@ -200,7 +201,8 @@ class AlertDetector:
             on = f.flow_vph > (1 + r.surge_on) * design and f.flow_vph > design + r.surge_min_vph
             off = f.flow_vph < (1 + r.surge_off) * design
             a = self._latch(t, AlertKind.FLOW_SURGE, approach, on, off, f.flow_vph,
-                            (1 + r.surge_on) * design,
+                            (max((1 + r.surge_on) * design, design + r.surge_min_vph),
+                             (1 + r.surge_off) * design),
                             f"{f.flow_vph:.0f} veh/h against a design flow of {design:.0f}, "
                             f"occupancy {f.occupancy_pct:.0f} %, queue {f.queue_veh:.1f} veh")
             if a:
@@ -217,7 +219,7 @@ class AlertDetector:
             top = max(max(o) for _, o in occs)
             queue = flows[approach].queue_veh if approach in flows else math.nan
             a = self._latch(t, AlertKind.SPILLBACK, approach, min(worst) > r.spill_on_pct,
-                            top < r.spill_off_pct, top, r.spill_on_pct,
+                            top < r.spill_off_pct, top, (r.spill_on_pct, r.spill_off_pct),
                             f"occupancy {top:.0f} % at the upstream end ({worst_det}), queue "
                             f"{queue:.1f} veh at the stop line")
             if a:
@@ -226,7 +228,8 @@ class AlertDetector:
         if warm and math.isfinite(share):
             dev = abs(share - self.design_share_in)
             a = self._latch(t, AlertKind.TIDAL_SHIFT, "corridor", dev > r.tidal_on,
-                            dev < r.tidal_off, share, self.design_share_in,
+                            dev < r.tidal_off, share,
+                            (self.design_share_in, self.design_share_in),
                             f"inbound share {share:.2f} against a design share "
                             f"{self.design_share_in:.2f}")
             if a:
