@@ -297,6 +297,9 @@ def test_a_folder_given_as_corridor_is_called_a_folder(tmp_path: Path) -> None:
     assert _one_error_line(res) == ("greenwave: error: somefolder: is a folder, not a "
                                     "corridor file (expected a .toml or .csv file)")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["somefolder"]
+    if Path("/dev/null").exists():  # there, but not a file one can read a corridor from
+        res = run("optimize", "/dev/null", "--out", "out", cwd=tmp_path)
+        assert _one_error_line(res) == "greenwave: error: /dev/null: not a regular file"
 
 
 @pytest.mark.parametrize("command", [["optimize", "ganjiang"], ["demo"], ["build-net"]])

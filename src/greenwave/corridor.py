@@ -331,7 +331,7 @@ def load_corridor(
         raise InputError("is a folder, not a corridor file (expected a .toml or .csv file)",
                          file=str(p))
     if not p.is_file():
-        raise InputError("no such file", file=str(p))
+        raise InputError("not a regular file" if p.exists() else "no such file", file=str(p))
     suffix = p.suffix.lower()
     if suffix == ".toml":
         corridor = _load_toml(p)
