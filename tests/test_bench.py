@@ -211,6 +211,26 @@ def test_killed_run_resumes_with_the_missing_cells(tmp_path: Path) -> None:
 
 
 @pytest.mark.sumo
+def test_sigterm_stops_the_run_and_every_simulation_under_it(tmp_path: Path) -> None:
+    spec = write_spec(tmp_path, MATRIX.replace("seeds = [1]", "seeds = [1, 2, 3]"))
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-m", "greenwave.cli", "bench", str(spec),
+                             "--out", str(out), "--workers", "2"], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 120
+    while not list(out.glob("cells/*/*/*.json")) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)  # the run only, as a scheduler or `kill` would
+    assert proc.wait(timeout=300) == 128 + signal.SIGTERM
+    # no pool worker and no SUMO process of the run is left running
+    ps = subprocess.run(["ps", "-o", "pid=,stat=,args=", "-g", str(proc.pid)],
+                        capture_output=True, text=True).stdout.splitlines()
+    alive = [line for line in ps if line.split()[1][0] != "Z"]
+    assert alive == []
+    assert len(list(out.glob("cells/*/*/*.json"))) < 24 and not (out / "results.csv").exists()
+
+
+@pytest.mark.sumo
 def test_failing_cell_is_recorded_and_the_rest_run(tmp_path: Path) -> None:
     spec_path = write_spec(tmp_path, MATRIX.replace('"tlscoordinator", "greenwave", "refined"',
                                                     '"greenwave"'))

@@ -117,13 +117,34 @@ def _pool_outcomes(cells: Sequence[Cell], work: str, workers: int | None
     if n < 1:
         raise InputError(f"must be at least 1, found {n}", field="--workers", value=n)
     pool = ProcessPoolExecutor(max_workers=min(n, len(cells)),
-                               mp_context=multiprocessing.get_context("spawn"))
+                               mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_exit_on_sigterm)
+    finished = False
     try:
         futures = {pool.submit(run_cell, cell, work): cell for cell in cells}
         for fut in as_completed(futures):
             yield _outcome(futures[fut], fut.result, fut.exception)
+        finished = True
     finally:
+        if not finished:  # interrupted (Ctrl-C, SIGTERM, an error): stop the running cells
+            # now instead of waiting for their simulations; they are not recorded, so a rerun
+            # does them again. A worker ends its SUMO processes on the way out
+            # (_exit_on_sigterm). ProcessPoolExecutor has no public way to stop its workers
+            # before Python 3.14's terminate_workers.
+            for proc in list(getattr(pool, "_processes", {}).values()):
+                proc.terminate()
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _exit_on_sigterm() -> None:
+    """In a pool worker: SIGTERM unwinds like an error, so that the simulations it runs
+    (separate processes, :func:`greenwave.sumo.simulate.run_simulations`) are ended too."""
+    import signal
+
+    def stop(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, stop)
 
 
 def _dask_outcomes(cells: Sequence[Cell], work: str, scheduler: str) -> Iterator[CellOutcome]:
