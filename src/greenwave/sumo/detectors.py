@@ -51,7 +51,7 @@ from greenwave.errors import InputError
 from greenwave.retiming.measure import DetectorReading, DetectorSpec
 from greenwave.sumo.importnet import ImportedCorridor, ImportedSignal
 from greenwave.sumo.netbuild import NetworkLayout, write_xml
-from greenwave.sumo.programs import _read_net, format_time
+from greenwave.sumo.programs import format_time, read_net
 
 DETECTOR_FILE = "detectors.add.xml"
 LOOP_OFFSET_M = 10.0
@@ -70,15 +70,10 @@ Approaches = dict[str, tuple[tuple[str, str], ...]]
 QueueDetectors = dict[str, tuple[tuple[str, str, float, float], ...]]
 
 
-def _net(net_file: str | Path) -> Any:
-    p = Path(net_file)
-    return _read_net(str(p.resolve()), p.stat().st_mtime_ns)
-
-
 def approach_edges(network: Network) -> Approaches:
     """``<signal>/<leg>`` → its (edge at the upstream end, edge at the stop line) pairs."""
     if isinstance(network, ImportedCorridor):
-        net = _net(network.net_file)
+        net = read_net(network.net_file)
         out: Approaches = {}
         for s in network.signals:
             for leg, edges in _imported_legs(net, network.net_file, s).items():
@@ -98,7 +93,7 @@ def approach_edges(network: Network) -> Approaches:
 
 def detector_specs(network: Network) -> tuple[DetectorSpec, ...]:
     """The induction loops of the corridor, in signal, leg and lane order."""
-    net = _net(network.net_file)
+    net = read_net(network.net_file)
     specs = []
     for approach, pairs in approach_edges(network).items():
         signal, leg = approach.rsplit("/", 1)
@@ -111,7 +106,7 @@ def detector_specs(network: Network) -> tuple[DetectorSpec, ...]:
 
 def queue_detectors(network: Network) -> QueueDetectors:
     """Per approach, its lane-area detectors: (id, lane, start [m], length [m])."""
-    net = _net(network.net_file)
+    net = read_net(network.net_file)
     out: QueueDetectors = {}
     for approach, pairs in approach_edges(network).items():
         signal, leg = approach.rsplit("/", 1)

@@ -60,9 +60,9 @@ class SignalLink:
 def read_signal_links(net_file: str | Path,
                       tls_ids: Iterable[str]) -> dict[str, tuple[SignalLink, ...]]:
     """The controlled links of every traffic light in *tls_ids*, from the net (sumolib)."""
-    import sumolib
+    from greenwave.sumo.programs import read_net
 
-    net = sumolib.net.readNet(str(net_file), withPrograms=False)
+    net = read_net(net_file)
     out: dict[str, tuple[SignalLink, ...]] = {}
     for tls in tls_ids:
         try:

@@ -55,6 +55,13 @@ class SumoPhase:
 # link → movement
 
 
+def read_net(net_file: str | Path) -> Any:
+    """The sumolib net of *net_file*, parsed once per file version in this process (the
+    builder, the detectors, the link counts and the programs all read the same net)."""
+    p = Path(net_file)
+    return _read_net(str(p.resolve()), p.stat().st_mtime_ns)
+
+
 @functools.lru_cache(maxsize=4)
 def _read_net(path: str, mtime_ns: int) -> Any:
     """A parsed net, cached per file version (a plan and its reference share one parse)."""
@@ -75,7 +82,7 @@ def movement_map(
     fit (e.g. a turnaround, or an edge the layout does not know).
     """
     src = str(net_file)
-    net = _read_net(str(Path(net_file).resolve()), Path(net_file).stat().st_mtime_ns)
+    net = read_net(net_file)
     out_main, in_main = set(layout.out_edges), set(layout.in_edges)
     tls_ids = list(layout.tls_ids)
     missing = [t for t in tls_ids if t not in {tls.getID() for tls in net.getTrafficLights()}]
