@@ -175,7 +175,8 @@ def _add_optimize_options(p: argparse.ArgumentParser) -> None:
                        "--check-seeds and keep the refined one only if it does not lose on "
                        "network delay (else half, a quarter of the change, else the band plan)")
     after.add_argument("--check-seeds", type=_seeds, default=TUNING_SEEDS,
-                       help="seeds of the --sumo-check runs (default 101,102; keep them apart "
+                       help=f"seeds of the --sumo-check runs (default {_csv(TUNING_SEEDS)}; "
+                       "keep them apart "
                        "from the seeds you evaluate on)")
     zones = p.add_argument_group("sub-zones (long arterials)")
     zones.add_argument("--zones", action="store_true",
@@ -265,6 +266,11 @@ def _import(args: argparse.Namespace, net: str | Path) -> ImportedCorridor:
                            name=args.name)
 
 
+def _csv(values: Sequence[object]) -> str:
+    """*values* as a comma-separated option takes them (``1,2,3``)."""
+    return ",".join(map(str, values))
+
+
 class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
     """Shows an option's default unless its help already says it or there is none (None,
     False, a flag)."""
@@ -276,7 +282,7 @@ class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
                 or action.nargs == 0:
             return text
         if isinstance(d, list | tuple):  # as the comma-separated options are typed
-            return f"{text} (default: {','.join(map(str, d))})"
+            return f"{text} (default: {_csv(d)})"
         return super()._get_help_string(action) or text
 
 
@@ -368,7 +374,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "search from the better of the band plan and the net's own offsets, on "
                    "--tune-seeds)")
     p.add_argument("--tune-seeds", type=_seeds, default=None,
-                   help="seeds of the tuning runs (default 101,102); they must differ from "
+                   help=f"seeds of the tuning runs (default {_csv(TUNING_SEEDS)}); they must "
+                   "differ from "
                    "--seeds")
     p.add_argument("--tune-evaluations", type=_tune_budget, default=None,
                    help="most candidate plans simulated by --tune, at least 2: the band plan "
@@ -770,7 +777,7 @@ def cmd_retime(args: argparse.Namespace) -> int:
     if args.gui and sys.platform.startswith("linux") and not os.environ.get("DISPLAY"):
         raise InputError("sumo-gui needs a display and DISPLAY is not set (run under "
                          "xvfb-run, or leave --gui out)", field="--gui")
-    from greenwave.retiming.loop import LiveFeed
+    from greenwave.retiming.loop import LATENCY_FIELDS, LiveFeed
 
     feed: Any = None
     if args.alerts == "-":
@@ -805,7 +812,7 @@ def cmd_retime(args: argparse.Namespace) -> int:
                 if feed is not None and not isinstance(feed, LiveFeed):
                     feed.close()
         write_metrics_csv(run.metrics, tmp / "metrics.csv")
-        pd.DataFrame(run.loop.latency, columns=list(LATENCY_COLUMNS)).to_csv(
+        pd.DataFrame(run.loop.latency, columns=list(LATENCY_FIELDS)).to_csv(
             tmp / "latency.csv", index=False)
         run.safety.to_frame().to_csv(tmp / "safety_violations.csv", index=False)
     decisions = [r for r in run.loop.log.records if r["event"] == "decision"]
@@ -823,11 +830,6 @@ def cmd_retime(args: argparse.Namespace) -> int:
             f"{out / 'retime_log.jsonl'})")
         return 1
     return 0
-
-
-#: latency.csv of ``greenwave retime``: one row per plan put in force.
-LATENCY_COLUMNS = ("plan", "level", "alerts", "decision_s", "resolve_wall_ms",
-                   "in_force_after_s", "transition_cycles")
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -895,20 +897,20 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def cmd_import_net(args: argparse.Namespace) -> int:
-    from greenwave.sumo.importnet import explain, write_corridor_spec
+    from greenwave.sumo.importnet import explain, sidecar_path, write_corridor_spec
 
     imported = _import(args, args.net)
     out = Path(args.out) if args.out else Path(f"{imported.name}.csv")
     detectors = None if args.detectors is None else _output_file(
         args.detectors, "--detectors", taken={
-            out: "the corridor CSV", out.with_name(f"{out.stem}.import.json"): "its sidecar",
+            out: "the corridor CSV", sidecar_path(out): "its sidecar",
             Path(args.net): "the network read"})
     if detectors is not None:
         from greenwave.sumo.detectors import detector_specs, queue_detectors, write_detectors
 
         # placed before anything is written: a net they do not fit leaves no files behind
         loops, queues = detector_specs(imported), queue_detectors(imported)
-    existed = {p for p in (out, out.with_name(f"{out.stem}.import.json")) if p.exists()}
+    existed = {p for p in (out, sidecar_path(out)) if p.exists()}
     csv_path, sidecar = write_corridor_spec(imported, out)
     if detectors is not None:
         try:

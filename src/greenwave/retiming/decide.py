@@ -45,7 +45,7 @@ from dataclasses import dataclass, field, replace
 
 from greenwave.corridor import Corridor, Intersection, PeriodDemand, _round_preserving_sum
 from greenwave.errors import GreenwaveError, InputError
-from greenwave.plan import TimingPlan, plan_from_offsets
+from greenwave.plan import TimingPlan
 from greenwave.retiming.transition import SignalProgram, check_program
 from greenwave.splits import (
     _with_greens,
@@ -270,10 +270,8 @@ class Decider:
 
 def keep_offsets(timed: Corridor, plan: TimingPlan, period: str) -> TimingPlan:
     """*plan*'s outbound green starts on the retimed corridor *timed* (same cycle)."""
-    return plan_from_offsets(timed, [s.green_out_start_s for s in plan.signals],
-                             speed_out_kmh=plan.speed_out_kmh, speed_in_kmh=plan.speed_in_kmh,
-                             period=period, program_id=plan.program_id,
-                             solver=dict(plan.solver))
+    return plan.at_green_starts(timed, [s.green_out_start_s for s in plan.signals],
+                                period=period, solver=dict(plan.solver))
 
 
 def place_greens(timed: Corridor, plan: TimingPlan, signals: Collection[str], k: float,
@@ -286,6 +284,7 @@ def place_greens(timed: Corridor, plan: TimingPlan, signals: Collection[str], k:
     the signals in corridor order; the other signals keep their green starts.
 
     >>> from greenwave.corridor import Intersection
+    >>> from greenwave.plan import plan_from_offsets
     >>> a = Intersection(id="A", position_m=0.0, green_out_s=50.0, green_in_s=50.0)
     >>> b = Intersection(id="B", position_m=500.0, green_out_s=60.0, green_in_s=60.0)
     >>> c = Corridor(name="x", speed_kmh=36.0, cycle_s=100.0, intersections=(a, b))
@@ -304,9 +303,7 @@ def place_greens(timed: Corridor, plan: TimingPlan, signals: Collection[str], k:
     starts = [s.green_out_start_s for s in plan.signals]
 
     def build(st: Sequence[float]) -> TimingPlan:
-        return plan_from_offsets(timed, st, speed_out_kmh=plan.speed_out_kmh,
-                                 speed_in_kmh=plan.speed_in_kmh, period=period,
-                                 program_id=plan.program_id, solver=dict(plan.solver))
+        return plan.at_green_starts(timed, st, period=period, solver=dict(plan.solver))
 
     span = max(0, math.floor(span_s + 1e-9))
     best = build(starts)

@@ -62,6 +62,10 @@ from greenwave.retiming.transition import SignalProgram, check_program
 #: Fields of a log record that differ between two runs of the same inputs.
 WALL_FIELDS = ("wall_time", "solve_ms")
 
+#: Fields of a :attr:`LoopResult.latency` row: one per plan put in force.
+LATENCY_FIELDS = ("plan", "level", "alerts", "decision_s", "resolve_wall_ms",
+                  "in_force_after_s", "transition_cycles")
+
 
 class Controller(Protocol):
     """What the loop needs from a controlled corridor."""
@@ -613,8 +617,7 @@ class RetimingLoop:
         cycles = max(s.cycles for s in states if s is not None)
         self.log.write("in_force", t, plan=p.tag, level=p.level,
                        after_s=round(done - p.time_s, 3), transition_cycles=cycles)
-        self.latency.append({"plan": p.tag, "level": p.level, "alerts": ";".join(p.alerts),
-                             "decision_s": p.time_s, "resolve_wall_ms": p.solve_ms,
-                             "in_force_after_s": round(done - p.time_s, 3),
-                             "transition_cycles": cycles})
+        self.latency.append(dict(zip(LATENCY_FIELDS, (
+            p.tag, p.level, ";".join(p.alerts), p.time_s, p.solve_ms,
+            round(done - p.time_s, 3), cycles), strict=True)))
         self.pending = None

@@ -310,6 +310,12 @@ def coordinated_corridor(imported: ImportedCorridor) -> Corridor:
     return imported.corridor
 
 
+def sidecar_path(csv_path: str | Path) -> Path:
+    """The ``<stem>.import.json`` that goes with the corridor CSV *csv_path*."""
+    p = Path(csv_path)
+    return p.with_name(f"{p.stem}.import.json")
+
+
 def write_corridor_spec(imported: ImportedCorridor, path: str | Path) -> tuple[Path, Path]:
     """Write the minimal CSV corridor and its ``<stem>.import.json`` sidecar; return both paths.
 
@@ -329,7 +335,7 @@ def write_corridor_spec(imported: ImportedCorridor, path: str | Path) -> tuple[P
     for i in corridor.intersections:
         lines.append(",".join((i.id, _num(round(i.position_m, 2)), _num(i.green_out_s),
                                _num(i.green_in_s), _num(i.inbound_shift_s), speed)))
-    sidecar = target.with_name(f"{target.stem}.import.json")
+    sidecar = sidecar_path(target)
     facts = _facts(imported, sidecar.parent, target.name)
     # both written before either is renamed into place: a failure leaves neither behind
     with atomic_open(sidecar) as side, atomic_open(target) as csv:
