@@ -235,7 +235,7 @@ def test_import_net_writes_the_detectors(arterial: Path, tmp_path: Path) -> None
     (".", "is a folder"),
     ("c.csv", "is the corridor CSV"),
     ("c.import.json", "is its sidecar"),
-    ("NET", "is the network read"),  # the input net itself
+    ("NET", "is the input network"),  # the input net itself
     *([("/proc/d.add.xml", "takes no file")] if Path("/proc/self").is_dir() else []),
 ])
 def test_import_net_bad_detector_file_exit_2(arterial: Path, tmp_path: Path, target: str,

@@ -772,8 +772,8 @@ def cmd_retime(args: argparse.Namespace) -> int:
                  if args.until <= seg.begin_s else
                  f"is after the segment's end {end:g} s ({day_clock(end)}: its demand, then "
                  f"{seg.drain_s / 60:g} min for the trips to finish)")
-        raise InputError(f"--until {args.until:g} s {where}", field="--until",
-                         value=args.until)
+        raise InputError(f"{args.until:g} s ({day_clock(args.until)}) {where}",
+                         field="--until", value=args.until)
     if args.gui and sys.platform.startswith("linux") and not os.environ.get("DISPLAY"):
         raise InputError("sumo-gui needs a display and DISPLAY is not set (run under "
                          "xvfb-run, or leave --gui out)", field="--gui")
@@ -904,7 +904,7 @@ def cmd_import_net(args: argparse.Namespace) -> int:
     detectors = None if args.detectors is None else _output_file(
         args.detectors, "--detectors", taken={
             out: "the corridor CSV", sidecar_path(out): "its sidecar",
-            Path(args.net): "the network read"})
+            Path(args.net): "the input network"})
     if detectors is not None:
         from greenwave.sumo.detectors import detector_specs, queue_detectors, write_detectors
 
